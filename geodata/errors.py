@@ -1,0 +1,96 @@
+"""The few errors and warnings raised by :mod:`geodata`.
+
+Every error carries where the problem is (``file``, ``row``, ``field``) so that the service and the
+command line can tell the user exactly what to fix. Each class also subclasses a builtin so that
+callers that only know ``ValueError`` or ``OSError`` still catch it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GeodataError(Exception):
+    """A problem with the geodata a user gave us.
+
+    Parameters
+    ----------
+    message
+        What is wrong and, where possible, how to fix it.
+    file
+        The file the problem is in.
+    row
+        The 1-based row (feature) number, counted as the user's tools count them.
+    field
+        The attribute (column) the problem is in.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.row = row
+        self.field = field
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{': '.join(where)}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error as a JSON-ready mapping (for ``--json`` output and API problems)."""
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+        }
+
+
+class InputFileError(GeodataError, ValueError):
+    """A file that cannot be read: missing, unreadable, truncated or of an unknown format."""
+
+
+class FileTooLargeError(InputFileError):
+    """A file larger than the configured limit."""
+
+
+class EncodingError(InputFileError):
+    """Text in a file that does not decode with the encoding given or detected."""
+
+
+class MissingCRSError(GeodataError, ValueError):
+    """A file that does not say which coordinate reference system it uses."""
+
+
+class CoordinateError(GeodataError, ValueError):
+    """Coordinates that cannot be right: swapped latitude/longitude, or far outside the area."""
+
+
+class InvalidGeometryError(GeodataError, ValueError):
+    """A geometry that is empty, of the wrong type, or invalid and not safely repairable."""
+
+
+class DuplicateIdError(GeodataError, ValueError):
+    """Two features that claim the same id."""
+
+
+class FieldError(GeodataError, ValueError):
+    """A missing attribute, or one whose value has the wrong type."""
+
+
+class GeodataWarning(UserWarning):
+    """Something was changed on import (a geometry repaired, a value defaulted) and the user should know."""

@@ -1,0 +1,1 @@
+"""The dutygrid application: storage, HTTP service, maps and command line."""

@@ -1,0 +1,390 @@
+"""The database schema of dutygrid and the numbered steps that bring a database up to it.
+
+Each layer of :data:`geodata.layers.LAYERS` has a table ``layer_<name>``: ``id`` (text, primary
+key), the spec's typed columns, ``attrs`` (JSON text) and the geometry. On PostgreSQL the geometry
+is a PostGIS ``geometry(Geometry, 4326)`` column with a GiST index; on SQLite it is WKB in a BLOB
+beside ``minx``, ``miny``, ``maxx`` and ``maxy`` columns that serve bounding-box queries. The
+``layer_provenance`` table says where each layer came from, and ``schema_version`` records every
+step applied.
+
+A step is a :class:`Migration`: a version number, a description and a function that changes the
+schema through the connection it is given. Steps are applied in order, each in its own
+transaction. To change the schema, append a step to :data:`MIGRATIONS` (never edit an applied
+one): :func:`create_layer_table` adds a layer, :func:`add_layer_column` adds a column to one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import UserDefinedType
+
+from geodata.layers import Column, ColumnKind, LayerSpec
+
+STORAGE_SRID: Final = 4326
+
+WRITE_TRANSACTION: Final = "dutygrid_write"
+"""Execution option that marks a connection whose transactions will write.
+
+Engines opened by :mod:`server.storage` begin such transactions on SQLite with ``BEGIN IMMEDIATE``,
+which takes the write lock at once: two writers then queue instead of one failing when it tries to
+upgrade a read lock.
+"""
+
+BOUNDS_COLUMNS: Final = ("minx", "miny", "maxx", "maxy")
+"""The bounding-box columns of SQLite layer tables."""
+
+_FIXED_COLUMNS = frozenset({"id", "attrs", "geom", *BOUNDS_COLUMNS})
+
+# 'dutygrid' in ASCII: the key of the PostgreSQL advisory lock that serialises migrations.
+_PG_MIGRATION_LOCK: Final = 0x6475747967726964
+
+
+class StorageError(RuntimeError):
+    """A database that dutygrid cannot use as it is; the message says what to do."""
+
+
+class SchemaVersionError(StorageError):
+    """A database whose schema is newer than this version of dutygrid knows."""
+
+
+class PostGISGeometry(UserDefinedType[bytes]):
+    """A PostGIS geometry column in EPSG:4326, written and read as little-endian WKB."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        """Return the column's SQL type."""
+        return f"geometry(Geometry, {STORAGE_SRID})"
+
+    def bind_expression(self, bindvalue: sa.BindParameter[bytes]) -> sa.ColumnElement[bytes]:
+        """Turn the WKB parameter into a geometry."""
+        return sa.func.ST_GeomFromWKB(bindvalue, sa.literal_column(str(STORAGE_SRID)))
+
+    def column_expression(self, colexpr: sa.ColumnElement[bytes]) -> sa.ColumnElement[bytes]:
+        """Select the geometry as WKB."""
+        return sa.func.ST_AsBinary(colexpr, sa.literal_column("'NDR'"), type_=sa.LargeBinary)
+
+
+_SQL_TYPES: dict[ColumnKind, Callable[[], sa.types.TypeEngine[Any]]] = {
+    "text": sa.Text,
+    "integer": sa.BigInteger,
+    "real": sa.Double,
+    "boolean": sa.Boolean,
+    "json": sa.Text,
+}
+
+
+def layer_table_name(layer: str) -> str:
+    """Return the name of the table that holds ``layer``."""
+    return f"layer_{layer}"
+
+
+def layer_table(spec: LayerSpec, metadata: sa.MetaData, *, dialect: str) -> sa.Table:
+    """Return the table that holds the layer ``spec`` in a database of ``dialect``.
+
+    Parameters
+    ----------
+    spec
+        The layer.
+    metadata
+        The metadata the table joins.
+    dialect
+        ``"postgresql"`` or ``"sqlite"``: the geometry column and its index differ.
+
+    Raises
+    ------
+    ValueError
+        If a column of the spec has the name of a column every layer table has.
+    """
+    clashes = sorted(_FIXED_COLUMNS.intersection(c.name for c in spec.columns))
+    if clashes:
+        raise ValueError(f"layer {spec.name!r}: the column names {clashes} are reserved")
+    name = layer_table_name(spec.name)
+    columns: list[sa.Column[Any]] = [
+        sa.Column("id", sa.Text, primary_key=True),
+        *(sa.Column(c.name, _SQL_TYPES[c.kind](), nullable=c.nullable) for c in spec.columns),
+        sa.Column("attrs", sa.Text, nullable=False),
+    ]
+    indexes: list[sa.Index]
+    if dialect == "postgresql":
+        columns.append(sa.Column("geom", PostGISGeometry(), nullable=spec.geometry_nullable))
+        indexes = [sa.Index(f"ix_{name}_geom", "geom", postgresql_using="gist")]
+    else:
+        columns.append(sa.Column("geom", sa.LargeBinary, nullable=spec.geometry_nullable))
+        columns.extend(sa.Column(b, sa.Double) for b in BOUNDS_COLUMNS)
+        indexes = [
+            sa.Index(f"ix_{name}_x", "minx", "maxx"),
+            sa.Index(f"ix_{name}_y", "miny", "maxy"),
+        ]
+    return sa.Table(name, metadata, *columns, *indexes)
+
+
+def provenance_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table that says where each layer came from (one row per layer)."""
+    return sa.Table(
+        "layer_provenance",
+        metadata,
+        sa.Column("layer", sa.Text, primary_key=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("sha256", sa.Text),
+        sa.Column("source_crs", sa.Text, nullable=False),
+        sa.Column("coords", sa.Text, nullable=False),
+        sa.Column("feature_count", sa.BigInteger, nullable=False),
+        sa.Column("imported_at", sa.Text, nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("licence", sa.Text, nullable=False),
+    )
+
+
+def schema_version_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table that records each migration applied."""
+    return sa.Table(
+        "schema_version",
+        metadata,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("applied_at", sa.Text, nullable=False),
+    )
+
+
+def create_layer_table(connection: Connection, spec: LayerSpec) -> None:
+    """Create the table (and its indexes) of the layer ``spec``, for use in a migration step.
+
+    Pass a spec written out in the step itself rather than one from :data:`geodata.layers.LAYERS`,
+    so that the step keeps creating the same table when the layer later gains columns.
+    """
+    layer_table(spec, sa.MetaData(), dialect=connection.dialect.name).create(connection)
+
+
+def add_layer_column(
+    connection: Connection, layer: str, column: Column, *, fill: Any = None
+) -> None:
+    """Add ``column`` to the table of ``layer``, for use in a migration step.
+
+    Parameters
+    ----------
+    connection
+        The connection of the migration step.
+    layer
+        The layer's name.
+    column
+        The new column.
+    fill
+        The value existing features get; it is also kept as the column's default. Needed when
+        the column is not nullable.
+
+    Raises
+    ------
+    ValueError
+        If the column is not nullable and ``fill`` is None, or its name is reserved.
+    """
+    if column.name in _FIXED_COLUMNS:
+        raise ValueError(f"the column name {column.name!r} is reserved")
+    if not column.nullable and fill is None:
+        raise ValueError(f"the new column {column.name!r} is not nullable: give a fill value")
+    dialect = connection.dialect
+    sql_type = _SQL_TYPES[column.kind]()
+    clause = f"{dialect.identifier_preparer.quote(column.name)} {sql_type.compile(dialect=dialect)}"
+    if fill is not None:
+        default = sa.literal(fill, sql_type).compile(
+            dialect=dialect, compile_kwargs={"literal_binds": True}
+        )
+        clause += f" DEFAULT {default}"
+    if not column.nullable:
+        clause += " NOT NULL"
+    # DDL() expands %(fullname)s with the table's schema (translated like every other statement)
+    # and treats any other % as a placeholder.
+    ddl = sa.DDL("ALTER TABLE %(fullname)s ADD COLUMN " + clause.replace("%", "%%"))
+    connection.execute(ddl.against(sa.Table(layer_table_name(layer), sa.MetaData())))
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: ``apply`` changes it from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _text(name: str, *, nullable: bool = True) -> Column:
+    return Column(name, "text", nullable)
+
+
+def _flag(name: str) -> Column:
+    return Column(name, "boolean", False)
+
+
+# The layers as version 1 created them, written out so that the step stays the same when
+# geodata.layers changes (each change there comes with a step of its own).
+_V1_LAYERS = (
+    LayerSpec("boundary", "", "polygon", (_text("name_zh"), _text("name_en"), _text("code"))),
+    LayerSpec(
+        "subdistricts",
+        "",
+        "polygon",
+        (_text("code", nullable=False), _text("name_zh"), _text("name_en"), _flag("schematic")),
+        geometry_nullable=True,
+    ),
+    LayerSpec(
+        "communities",
+        "",
+        "polygon",
+        (
+            _text("code", nullable=False),
+            _text("name_zh"),
+            _text("subdistrict_code"),
+            _flag("schematic"),
+        ),
+        geometry_nullable=True,
+    ),
+    LayerSpec(
+        "roads",
+        "",
+        "line",
+        (
+            _text("name_zh"),
+            _text("name_en"),
+            _text("road_class", nullable=False),
+            _text("level", nullable=False),
+            Column("length_m", "real", False),
+        ),
+    ),
+    LayerSpec(
+        "guidance_points",
+        "",
+        "point",
+        (
+            _text("name_zh"),
+            _text("name_en"),
+            _text("road_name_zh"),
+            _text("windows"),
+            Column("radius_m", "real", True),
+        ),
+    ),
+    LayerSpec(
+        "zones",
+        "",
+        "polygon",
+        (_text("name_zh"), _text("name_en"), _text("kind", nullable=False), _text("squad_id")),
+    ),
+    LayerSpec(
+        "squads",
+        "",
+        "polygon",
+        (_text("name_zh"), _text("name_en"), _text("subdistrict_codes")),
+        geometry_nullable=True,
+    ),
+)
+
+
+def _create_layers_v1(connection: Connection) -> None:
+    for spec in _V1_LAYERS:
+        create_layer_table(connection, spec)
+    provenance_table(sa.MetaData()).create(connection)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "create the layer tables and layer_provenance", _create_layers_v1),
+]
+"""Every step, in order, numbered from 1 without gaps."""
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _checked_steps() -> list[Migration]:
+    steps = list(MIGRATIONS)
+    numbers = [step.version for step in steps]
+    if numbers != list(range(1, len(steps) + 1)):
+        raise SchemaVersionError(f"migrations must be numbered 1, 2, 3, … in order; got {numbers}")
+    return steps
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+
+
+def _applied_version(connection: Connection, versions: sa.Table) -> int:
+    return int(connection.execute(sa.select(sa.func.max(versions.c.version))).scalar() or 0)
+
+
+def latest_version() -> int:
+    """Return the version the steps of :data:`MIGRATIONS` lead to."""
+    return len(_checked_steps())
+
+
+def applied_version(connection: Connection) -> int:
+    """Return the version of the database, 0 if no step has been applied.
+
+    Raises
+    ------
+    sqlalchemy.exc.DBAPIError
+        If the database has no ``schema_version`` table.
+    """
+    return _applied_version(connection, schema_version_table(sa.MetaData()))
+
+
+def _check_not_newer(version: int, latest: int) -> None:
+    if version > latest:
+        raise SchemaVersionError(
+            f"the database has schema version {version}, but this version of dutygrid knows "
+            f"versions up to {latest}: upgrade dutygrid to use this database"
+        )
+
+
+def upgrade(engine: Engine) -> int:
+    """Apply every step the database lacks, each in its own transaction.
+
+    Several processes may start on the same database at once: each step is taken under a lock
+    (an advisory lock on PostgreSQL, the write lock on SQLite) and skipped if another process
+    has applied it meanwhile.
+
+    Parameters
+    ----------
+    engine
+        An engine opened by :mod:`server.storage`.
+
+    Returns
+    -------
+    int
+        The version the database is at.
+
+    Raises
+    ------
+    SchemaVersionError
+        If the database is newer than the steps this code knows, or the steps are misnumbered.
+    """
+    steps = _checked_steps()
+    latest = len(steps)
+    versions = schema_version_table(sa.MetaData())
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE_TRANSACTION: True})
+        with connection.begin():
+            _lock(connection)
+            versions.create(connection, checkfirst=True)
+            version = _applied_version(connection, versions)
+        _check_not_newer(version, latest)
+        for step in steps[version:]:
+            with connection.begin():
+                _lock(connection)
+                version = _applied_version(connection, versions)
+                _check_not_newer(version, latest)
+                if step.version <= version:
+                    continue
+                step.apply(connection)
+                connection.execute(
+                    versions.insert().values(
+                        version=step.version, description=step.description, applied_at=_utc_now()
+                    )
+                )
+                version = step.version
+    return version
