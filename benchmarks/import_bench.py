@@ -66,7 +66,8 @@ def main() -> None:
             full = best_of(args.repeat, ours)
             rows.append((name, base, full))
             print(
-                f"{name:<11} baseline (read + to_crs): {base:6.2f} s  {edges / base:9,.0f} edges/s\n"
+                f"{name:<11} baseline (read + to_crs): {base:6.2f} s  "
+                f"{edges / base:9,.0f} edges/s\n"
                 f"{'':<11} dutygrid import:          {full:6.2f} s  {edges / full:9,.0f} edges/s"
                 f"   ratio {full / base:4.2f} (goal <= 2.00)"
             )

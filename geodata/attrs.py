@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from itertools import repeat
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ def _column_values(column: pd.Series) -> list[Any]:
     if kind in "iub":
         return column.tolist()
     if kind == "f":
-        return [None if v != v else v for v in column.tolist()]  # NaN is not equal to itself
+        return [None if math.isnan(v) else v for v in column.tolist()]
     if isinstance(column.dtype, pd.StringDtype):
         return [v if isinstance(v, str) else None for v in column.tolist()]
     return [json_safe(v) for v in column.to_numpy(dtype=object)]

@@ -93,4 +93,4 @@ class FieldError(GeodataError, ValueError):
 
 
 class GeodataWarning(UserWarning):
-    """Something was changed on import (a geometry repaired, a value defaulted) and the user should know."""
+    """Something was changed on import (a geometry repaired, a value defaulted): tell the user."""

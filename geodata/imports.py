@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -185,7 +184,7 @@ def import_layer(
 
 
 def frame_to_wgs84(raw: RawLayer, crs: pyproj.CRS, options: ImportOptions) -> gpd.GeoDataFrame:
-    """Bring a file's features to EPSG:4326, undoing GCJ-02/BD-09 offsets, and check they are plausible.
+    """Bring features to EPSG:4326, undoing GCJ-02/BD-09 offsets, and check they are plausible.
 
     Raises
     ------
@@ -290,7 +289,8 @@ def layer_from_frame(
                 continue
             if not column.nullable:
                 raise FieldError(
-                    f"the layer {spec.name!r} needs a column {column.name!r} ({column.description}); "
+                    f"the layer {spec.name!r} needs a column {column.name!r} "
+                    f"({column.description}); "
                     f"the file has: {', '.join(map(str, frame.columns.drop(frame.geometry.name)))}",
                     file=file,
                     field=column.name,

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ColumnKind = Literal["text", "integer", "real", "boolean", "json"]
-GeometryFamily = Literal["polygon", "line", "point"]
+GeometryFamily = Literal["polygon", "line", "point", "line_or_point"]
+
+GEOMETRY_TYPE_IDS: dict[GeometryFamily, tuple[int, ...]] = {
+    "point": (0,),
+    "line": (1, 5),
+    "polygon": (3, 6),
+    "line_or_point": (0, 1, 5),
+}
+"""The shapely type ids each geometry family accepts."""
 
 STORAGE_CRS = "EPSG:4326"
 
@@ -38,7 +46,9 @@ class LayerSpec:
     title
         A human title for maps and the API.
     geometry
-        The geometry family: ``polygon`` (Polygon or MultiPolygon), ``line`` or ``point``.
+        The geometry family: ``polygon`` (Polygon or MultiPolygon), ``line``
+        (LineString or MultiLineString), ``point``, or ``line_or_point`` (posts: road sections
+        and fixed points in one layer).
     columns
         The attribute columns besides ``id``, ``attrs`` and ``geometry``.
     geometry_nullable
@@ -101,8 +111,14 @@ LAYERS: dict[str, LayerSpec] = {
             (
                 _text("name_zh"),
                 _text("name_en"),
-                _text("road_class", "arterial, secondary, branch, back_street or other", nullable=False),
-                _text("level", "strict (严管), controlled (严控) or regulated (规范)", nullable=False),
+                _text(
+                    "road_class",
+                    "arterial, secondary, branch, back_street or other",
+                    nullable=False,
+                ),
+                _text(
+                    "level", "strict (严管), controlled (严控) or regulated (规范)", nullable=False
+                ),
                 Column("length_m", "real", False, "length in metres, measured in a projected CRS"),
             ),
         ),
@@ -139,6 +155,53 @@ LAYERS: dict[str, LayerSpec] = {
                 _text("subdistrict_codes", "';'-separated sub-district codes the squad owns"),
             ),
             geometry_nullable=True,
+        ),
+        LayerSpec(
+            "unit_grids",
+            "Unit grids (单元网格)",
+            "polygon",
+            (
+                _text(
+                    "code",
+                    "15-digit unit grid code (county 6 + sub-district 3 + community 3 + "
+                    "sequence 3)",
+                    nullable=False,
+                ),
+                _text("subdistrict_code", "9-digit code of the sub-district it lies in"),
+                _text("community_code", "12-digit code of the community it lies in, if known"),
+                Column("area_m2", "real", False, "area in square metres"),
+                _text("mode", "how it was built: roads, square or hex", nullable=False),
+                _text("squad_id", "the squad whose responsibility grid it belongs to"),
+            ),
+        ),
+        LayerSpec(
+            "responsibility_grids",
+            "Responsibility grids (责任网格)",
+            "polygon",
+            (
+                _text("squad_id", "the squad responsible", nullable=False),
+                _text("name_zh"),
+                Column("workload", "real", False, "level-weighted road length in metres"),
+                Column("unit_grid_count", "integer", False, "number of unit grids"),
+            ),
+        ),
+        LayerSpec(
+            "posts",
+            "Posts (岗位)",
+            "line_or_point",
+            (
+                _text("kind", "segment (a road section) or point (a fixed point)", nullable=False),
+                _text("road_id", "the road a segment post is cut from"),
+                _text("road_name_zh"),
+                _text("level", "strict, controlled or regulated", nullable=False),
+                Column("length_m", "real", False, "length in metres (0 for a point post)"),
+                Column("radius_m", "real", True, "radius of a point post in metres"),
+                _text("unit_grid_codes", "';'-separated codes of the unit grids it runs through"),
+                _text("squad_id", "the squad responsible"),
+                _text(
+                    "windows", "staffing windows of a point post, e.g. '11:00-13:30;17:00-21:00'"
+                ),
+            ),
         ),
     )
 }

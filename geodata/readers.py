@@ -1,8 +1,8 @@
 """Read the vector files a bureau has into GeoDataFrames, in the file's own CRS.
 
-Formats: GeoJSON, Shapefile (plain or zipped, any DBF encoding), GeoPackage, GeoParquet, CSV with a WKT
-column or longitude/latitude columns, and OpenStreetMap XML/PBF (roads only, see :mod:`geodata.osm`).
-Nothing here reprojects or repairs: :mod:`geodata.imports` does that with what these functions return.
+Formats: GeoJSON, Shapefile (plain or zipped, any DBF encoding), GeoPackage, GeoParquet, CSV
+with a WKT column or longitude/latitude columns, and OpenStreetMap XML/PBF (roads only, see
+:mod:`geodata.osm`). Nothing here reprojects or repairs: :mod:`geodata.imports` does that.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import zipfile
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Literal
 
@@ -170,7 +171,7 @@ def read_vector(
     if fmt == "csv":
         return _read_csv(file, encoding, wkt_column, lon_column, lat_column)
     if fmt == "osm":
-        from geodata.osm import read_osm_roads
+        from geodata.osm import read_osm_roads  # noqa: PLC0415 - needs the optional osm extra
 
         return RawLayer(read_osm_roads(file, max_bytes=max_bytes), file.name, "osm")
     if fmt == "parquet":
@@ -198,7 +199,8 @@ def _choose_layer(layers: list[str], layer: str | None, file: str) -> str:
         raise InputFileError("the file holds no layers", file=file)
     if len(layers) > 1:
         raise InputFileError(
-            f"the file holds {len(layers)} layers ({', '.join(layers)}); choose one with --source-layer",
+            f"the file holds {len(layers)} layers ({', '.join(layers)}); "
+            "choose one with --source-layer",
             file=file,
         )
     return layers[0]
@@ -247,10 +249,16 @@ def _read_shapefile(file: Path, layer: str | None, encoding: str | None) -> RawL
                 member = shps[stems.index(chosen)]
                 parts = _sidecars(names, member)
                 _require_sidecars(parts, f"{file.name}!{member}")
-                cpg = archive.read(parts[".cpg"]).decode("ascii", "replace") if ".cpg" in parts else None
+                cpg = (
+                    archive.read(parts[".cpg"]).decode("ascii", "replace")
+                    if ".cpg" in parts
+                    else None
+                )
                 dbf = archive.read(parts[".dbf"])
         except zipfile.BadZipFile:
-            raise InputFileError("not a valid zip file (truncated or corrupt)", file=file.name) from None
+            raise InputFileError(
+                "not a valid zip file (truncated or corrupt)", file=file.name
+            ) from None
         label = f"{file.name}!{member}"
         used = detect_dbf_encoding(dbf, declared=encoding or _cpg_encoding(cpg), file=label)
         raw = _read_ogr(
@@ -358,7 +366,8 @@ def _read_csv_table(file: Path, encoding: str | None) -> tuple[pd.DataFrame, str
             if encoding:
                 line = data[: exc.start].count(b"\n") + 1
                 raise EncodingError(
-                    f"line {line} does not decode as {encoding}; give the right one with --encoding",
+                    f"line {line} does not decode as {encoding}; "
+                    "give the right one with --encoding",
                     file=file.name,
                 ) from None
             continue
@@ -367,8 +376,6 @@ def _read_csv_table(file: Path, encoding: str | None) -> tuple[pd.DataFrame, str
         break
     else:  # pragma: no cover - gb18030 decodes any byte string
         raise EncodingError("text is neither UTF-8 nor GB18030", file=file.name)
-    from io import StringIO
-
     try:
         table = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

@@ -1,9 +1,10 @@
 """One road model for every source: class, management level, names, length and a stable id.
 
-Every road becomes a row with ``id``, ``name_zh``, ``name_en``, ``road_class`` (arterial, secondary,
-branch, back_street, other), ``level`` (strict 严管, controlled 严控, regulated 规范), ``length_m`` and
-``attrs`` (the source attributes kept). Class and level come from the source's class field (OSM
-``highway`` or a Chinese class such as 主干路) through a :class:`RoadMapping` the user can change.
+Every road becomes a row with ``id``, ``name_zh``, ``name_en``, ``road_class`` (arterial,
+secondary, branch, back_street, other), ``level`` (strict 严管, controlled 严控, regulated 规范),
+``length_m`` and ``attrs`` (the source attributes kept). Class and level come from the source's
+class field (OSM ``highway`` or a Chinese class such as 主干路) through a :class:`RoadMapping`
+the user can change.
 """
 
 from __future__ import annotations
@@ -59,13 +60,25 @@ _DEFAULT_CLASSES: dict[str, RoadClass] = {
     "pedestrian": "back_street",
     "motorway": "other",
     "motorway_link": "other",
-    **{
-        value: "other"
-        for value in (
-            "footway", "cycleway", "path", "steps", "track", "bridleway", "corridor", "road",
-            "construction", "proposed", "busway", "bus_guideway", "raceway", "platform",
-        )
-    },
+    **dict.fromkeys(
+        (
+            "footway",
+            "cycleway",
+            "path",
+            "steps",
+            "track",
+            "bridleway",
+            "corridor",
+            "road",
+            "construction",
+            "proposed",
+            "busway",
+            "bus_guideway",
+            "raceway",
+            "platform",
+        ),
+        "other",
+    ),
     # Chinese urban road classes (CJJ 37)
     "快速路": "other",
     "主干路": "arterial",
@@ -102,11 +115,12 @@ class RoadMapping:
     level_by_class
         Road class → management level, used unless a name or level field says otherwise.
     level_by_name
-        Road name (Chinese or English) → level; overrides the class (e.g. the six strict main roads).
+        Road name (Chinese or English) → level; overrides the class (e.g. the strict main roads).
     class_fields
         The source columns to look in for the class, first present wins.
     level_fields
-        Source columns that may carry the level directly (严管/严控/规范 or strict/controlled/regulated).
+        Source columns that may carry the level directly (严管/严控/规范, or the English
+        names).
     default_class
         The class of a road whose class value is not in ``class_by_value``.
     """
@@ -272,7 +286,7 @@ def _classes(frame: pd.DataFrame, mapping: RoadMapping, file: str) -> pd.Series:
     mapped = np.array(
         [lookup.get(v.lower()) if v is not None else None for v in plain] + [None], dtype=object
     )
-    known = np.array(plain + [None], dtype=object)
+    known = np.array([*plain, None], dtype=object)
     values = pd.Series(known[codes], index=frame.index, dtype=object)
     classes = pd.Series(mapped[codes], index=frame.index, dtype=object)
     unknown = values[classes.isna() & values.notna()]
@@ -291,6 +305,7 @@ def _classes(frame: pd.DataFrame, mapping: RoadMapping, file: str) -> pd.Series:
 
 def _levels(
     frame: pd.DataFrame,
+    *,
     classes: pd.Series,
     name_zh: pd.Series,
     name_en: pd.Series,
@@ -337,9 +352,7 @@ def _ids(frame: pd.DataFrame, id_field: str | None, file: str) -> pd.Series:
         check_unique_ids(ids, file=file, field=column)
         return ids
     if {"u", "v", "key"} <= set(frame.columns):
-        ids = (
-            frame["u"].astype(str) + "-" + frame["v"].astype(str) + "-" + frame["key"].astype(str)
-        )
+        ids = frame["u"].astype(str) + "-" + frame["v"].astype(str) + "-" + frame["key"].astype(str)
         check_unique_ids(ids.astype(object), file=file, field="u, v, key")
         return ids.astype(object)
     return _content_ids(frame, file)
@@ -432,7 +445,9 @@ def roads_from_frame(
         check_unique_ids(ids, file=file, field="id")
     name_zh, name_en = names_of(source)
     classes = _classes(source, mapping, file)
-    levels = _levels(source, classes, name_zh, name_en, mapping, file)
+    levels = _levels(
+        source, classes=classes, name_zh=name_zh, name_en=name_en, mapping=mapping, file=file
+    )
     metric = metric_crs or projected_crs_for(tuple(source.total_bounds))
     lengths = metric_lengths(np.asarray(source.geometry.array, dtype=object), metric)
     roads = gpd.GeoDataFrame(

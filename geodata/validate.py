@@ -15,15 +15,11 @@ import pandas as pd
 import shapely
 
 from geodata.errors import DuplicateIdError, FieldError, GeodataWarning, InvalidGeometryError
-from geodata.layers import GeometryFamily
+from geodata.layers import GEOMETRY_TYPE_IDS, GeometryFamily
 
 SAFE_REPAIR_AREA_CHANGE = 0.01
 
-_TYPE_IDS: dict[GeometryFamily, tuple[int, ...]] = {
-    "point": (0,),
-    "line": (1, 5),
-    "polygon": (3, 6),
-}
+_TYPE_IDS = GEOMETRY_TYPE_IDS
 _TYPE_NAMES = {
     0: "Point",
     1: "LineString",
@@ -57,7 +53,7 @@ def check_geometries(
     Parameters
     ----------
     frame
-        The features, in EPSG:4326, in file order (row ``i`` of the frame is the file's row ``i+1``).
+        The features, in EPSG:4326, in file order (frame row ``i`` is the file's row ``i+1``).
     family
         The geometry family the layer needs.
     file
@@ -116,7 +112,9 @@ def _extract_collections(
         return geoms
     geoms = geoms.copy()
     for i in np.flatnonzero(collections):
-        parts = [p for p in shapely.get_parts(geoms[i]) if shapely.get_type_id(p) in _TYPE_IDS[family]]
+        parts = [
+            p for p in shapely.get_parts(geoms[i]) if shapely.get_type_id(p) in _TYPE_IDS[family]
+        ]
         if len(parts) == 1:
             geoms[i] = parts[0]
         elif parts and family == "polygon":
@@ -145,9 +143,7 @@ def _repair(
         )
     geoms = geoms.copy()
     before = gpd.GeoSeries(geoms[invalid], crs=crs)
-    repaired = gpd.GeoSeries(
-        [_polygonal(g) for g in shapely.make_valid(geoms[invalid])], crs=crs
-    )
+    repaired = gpd.GeoSeries([_polygonal(g) for g in shapely.make_valid(geoms[invalid])], crs=crs)
     metric = before.estimate_utm_crs() if before.crs and before.crs.is_geographic else before.crs
     area_before = before.to_crs(metric).area.to_numpy() if metric else before.area.to_numpy()
     area_after = repaired.to_crs(metric).area.to_numpy() if metric else repaired.area.to_numpy()
@@ -178,7 +174,8 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
     polygons = [q for p in parts for q in shapely.get_parts(p)]
     if len(polygons) == 1:
-        return polygons[0]
+        single: shapely.Geometry = polygons[0]
+        return single
     return shapely.multipolygons(polygons) if polygons else shapely.Polygon()
 
 
@@ -203,7 +200,11 @@ def check_unique_ids(ids: pd.Series, *, file: str, field: str) -> None:
         others = np.flatnonzero(duplicated & (values == values[first]))
         raise DuplicateIdError(
             f"id {values[first]!r} appears in rows {others[0] + 1} and {others[1] + 1}"
-            + (f" ({int(duplicated.sum())} rows share an id in all)" if duplicated.sum() > 2 else ""),
+            + (
+                f" ({int(duplicated.sum())} rows share an id in all)"
+                if duplicated.sum() > 2
+                else ""
+            ),
             file=file,
             row=int(others[1]) + 1,
             field=field,

@@ -34,12 +34,10 @@ from geodata.errors import (
     InvalidGeometryError,
     MissingCRSError,
 )
-from geodata.layers import STORAGE_CRS, Column, ColumnKind, LayerSpec
+from geodata.layers import GEOMETRY_TYPE_IDS, STORAGE_CRS, Column, ColumnKind, LayerSpec
 from server.migrations import BOUNDS_COLUMNS
 
-# shapely type ids each geometry family accepts: Point; LineString, MultiLineString; Polygon,
-# MultiPolygon.
-_TYPE_IDS = {"point": (0,), "line": (1, 5), "polygon": (3, 6)}
+_TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 5: "MultiLineString", 6: "MultiPolygon"}
 
 
 def dump_json(value: Any) -> str:
@@ -174,7 +172,7 @@ def _column_values(series: pd.Series, column: Column, spec: LayerSpec) -> list[A
         )
     convert = _CONVERTERS[column.kind]
     values: list[Any] = []
-    for row, (value, absent) in enumerate(zip(series.tolist(), missing), start=1):
+    for row, (value, absent) in enumerate(zip(series.tolist(), missing, strict=True), start=1):
         if absent:
             values.append(None)
             continue
@@ -207,7 +205,9 @@ def _check_geometries(geoms: np.ndarray, spec: LayerSpec) -> np.ndarray:
     missing = shapely.is_missing(geoms)
     if missing.any() and not spec.geometry_nullable:
         raise InvalidGeometryError(
-            f"{_where(spec)}: the feature has no geometry", row=_first_row(missing), field="geometry"
+            f"{_where(spec)}: the feature has no geometry",
+            row=_first_row(missing),
+            field="geometry",
         )
     empty = shapely.is_empty(geoms) & ~missing
     if empty.any():
@@ -218,12 +218,13 @@ def _check_geometries(geoms: np.ndarray, spec: LayerSpec) -> np.ndarray:
             field="geometry",
         )
     types = shapely.get_type_id(geoms)
-    wrong = ~missing & ~np.isin(types, _TYPE_IDS[spec.geometry])
+    allowed = GEOMETRY_TYPE_IDS[spec.geometry]
+    wrong = ~missing & ~np.isin(types, allowed)
     if wrong.any():
         row = _first_row(wrong)
         raise InvalidGeometryError(
             f"{_where(spec)}: a {geoms[row - 1].geom_type} where the layer needs "
-            f"{spec.geometry} geometries",
+            + " or ".join(_TYPE_NAMES.get(t, str(t)) for t in allowed),
             row=row,
             field="geometry",
         )
@@ -294,7 +295,7 @@ def frame_to_rows(
         for i, name in enumerate(BOUNDS_COLUMNS):
             columns[name] = _nullable_floats(bounds[:, i])
     names = list(columns)
-    return [dict(zip(names, values)) for values in zip(*columns.values())]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _read_values(values: Sequence[Any], column: Column) -> Any:
@@ -313,7 +314,7 @@ def _read_values(values: Sequence[Any], column: Column) -> Any:
 def frame_from_rows(rows: Iterable[Sequence[Any]], spec: LayerSpec) -> gpd.GeoDataFrame:
     """Return the layer whose rows are ``(id, <spec columns>, attrs JSON, WKB)``, in that order."""
     width = len(spec.column_names) + 1
-    columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * width
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) or [()] * width
     data: dict[str, Any] = {"id": pd.array(columns[0], dtype="str")}
     for i, column in enumerate(spec.columns, start=1):
         data[column.name] = _read_values(columns[i], column)

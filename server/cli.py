@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from geodata.coords import CoordSystem
 from geodata.errors import GeodataError, GeodataWarning
@@ -33,7 +34,7 @@ from geodata.layers import LAYERS, layer_spec
 from geodata.roads import RoadMapping, road_mapping_from_toml
 from server.report import database_report
 from server.settings import Settings
-from server.storage import Provenance, Store, StorageError, database_url
+from server.storage import Provenance, StorageError, Store, database_url
 
 app = typer.Typer(
     name="dutygrid",
@@ -158,7 +159,7 @@ def _flush_warnings(out: Output, caught: list[warnings.WarningMessage]) -> None:
 
 
 def _settings(db: str | None) -> Settings:
-    return Settings(database_url=db) if db else Settings()
+    return Settings.model_validate({"database_url": db}) if db else Settings()
 
 
 def _coords(value: str, out: Output) -> CoordSystem:
@@ -410,14 +411,15 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
         f"stored in {report['crs']['storage']}; metric work in {report['crs']['metric']} "
         f"({report['crs']['metric_name']})"
     )
-    layers = Table("layer", "features", "source", "source CRS", "imported", "note")
+    layers = Table("layer", "features", "source", "source CRS", "note")
     for row in report["layers"]:
+        if not row["features"] and not row.get("source"):
+            continue
         layers.add_row(
             row["layer"],
             str(row["features"]),
             row.get("source") or "",
             row.get("source_crs") or "",
-            row.get("imported_at") or "",
             row.get("note") or "",
         )
     console.print(layers)
@@ -425,7 +427,9 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
     if roads:
         table = Table("road class", *roads["levels"], "total km", title="km of road")
         for name, row in roads["km_by_class_level"].items():
-            table.add_row(name, *(f"{row[lv]:.2f}" for lv in roads["levels"]), f"{row['total']:.2f}")
+            table.add_row(
+                name, *(f"{row[lv]:.2f}" for lv in roads["levels"]), f"{row['total']:.2f}"
+            )
         console.print(table)
         named = roads["named"]
         console.print(
@@ -434,7 +438,13 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
         )
         for road in named["roads"][:30]:
             english = f" {road['name_en']}" if road["name_en"] else ""
-            console.print(f"  {road['name_zh'] or ''}{english}: {road['km']:.2f} km, {road['level']}")
+            console.print(
+                f"  {road['name_zh'] or ''}{english}: {road['km']:.2f} km, {road['level']}"
+            )
+    if report.get("schematic_layers"):
+        console.print(
+            "[bold]schematic (示意)[/bold], not surveyed: " + ", ".join(report["schematic_layers"])
+        )
     for credit in report.get("credits", []):
         console.print(f"[dim]{credit}[/dim]")
 
@@ -443,9 +453,7 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
 def export_command(
     layer: Annotated[str, typer.Argument(help=f"one of: {', '.join(LAYERS)}")],
     output: Annotated[Path, typer.Option("-o", "--output", help="the file to write")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="gpkg, geojson or shp")
-    ] = "gpkg",
+    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson or shp")] = "gpkg",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -471,8 +479,6 @@ def export_command(
 
 def _safe_url(url: str) -> str:
     """Return a database URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

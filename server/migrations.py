@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -189,8 +189,9 @@ def add_layer_column(
     if not column.nullable and fill is None:
         raise ValueError(f"the new column {column.name!r} is not nullable: give a fill value")
     dialect = connection.dialect
+    preparer = dialect.identifier_preparer
     sql_type = _SQL_TYPES[column.kind]()
-    clause = f"{dialect.identifier_preparer.quote(column.name)} {sql_type.compile(dialect=dialect)}"
+    clause = f"{preparer.quote(column.name)} {sql_type.compile(dialect=dialect)}"
     if fill is not None:
         default = sa.literal(fill, sql_type).compile(
             dialect=dialect, compile_kwargs={"literal_binds": True}
@@ -198,10 +199,11 @@ def add_layer_column(
         clause += f" DEFAULT {default}"
     if not column.nullable:
         clause += " NOT NULL"
-    # DDL() expands %(fullname)s with the table's schema (translated like every other statement)
-    # and treats any other % as a placeholder.
-    ddl = sa.DDL("ALTER TABLE %(fullname)s ADD COLUMN " + clause.replace("%", "%%"))
-    connection.execute(ddl.against(sa.Table(layer_table_name(layer), sa.MetaData())))
+    table = preparer.quote(layer_table_name(layer))
+    schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+    if schema is not None:
+        table = f"{preparer.quote_schema(schema)}.{table}"
+    connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {clause}")
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ def _flag(name: str) -> Column:
     return Column(name, "boolean", False)
 
 
-# The layers as version 1 created them, written out so that the step stays the same when
+# The layers as each step created them, written out so that the steps stay the same when
 # geodata.layers changes (each change there comes with a step of its own).
 _V1_LAYERS = (
     LayerSpec("boundary", "", "polygon", (_text("name_zh"), _text("name_en"), _text("code"))),
@@ -290,14 +292,64 @@ def _create_layers_v1(connection: Connection) -> None:
     provenance_table(sa.MetaData()).create(connection)
 
 
+_V2_LAYERS = (
+    LayerSpec(
+        "unit_grids",
+        "",
+        "polygon",
+        (
+            _text("code", nullable=False),
+            _text("subdistrict_code"),
+            _text("community_code"),
+            Column("area_m2", "real", False),
+            _text("mode", nullable=False),
+            _text("squad_id"),
+        ),
+    ),
+    LayerSpec(
+        "responsibility_grids",
+        "",
+        "polygon",
+        (
+            _text("squad_id", nullable=False),
+            _text("name_zh"),
+            Column("workload", "real", False),
+            Column("unit_grid_count", "integer", False),
+        ),
+    ),
+    LayerSpec(
+        "posts",
+        "",
+        "line_or_point",
+        (
+            _text("kind", nullable=False),
+            _text("road_id"),
+            _text("road_name_zh"),
+            _text("level", nullable=False),
+            Column("length_m", "real", False),
+            Column("radius_m", "real", True),
+            _text("unit_grid_codes"),
+            _text("squad_id"),
+            _text("windows"),
+        ),
+    ),
+)
+
+
+def _create_layers_v2(connection: Connection) -> None:
+    for spec in _V2_LAYERS:
+        create_layer_table(connection, spec)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the layer tables and layer_provenance", _create_layers_v1),
+    Migration(2, "create the unit_grids, responsibility_grids and posts tables", _create_layers_v2),
 ]
 """Every step, in order, numbered from 1 without gaps."""
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _checked_steps() -> list[Migration]:

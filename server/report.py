@@ -22,10 +22,9 @@ def roads_summary(roads: pd.DataFrame) -> dict[str, Any]:
         The roads layer (``name_zh``, ``name_en``, ``road_class``, ``level``, ``length_m``).
     """
     km = roads.assign(km=roads["length_m"] / 1000.0)
-    table = (
-        km.pivot_table(index="road_class", columns="level", values="km", aggfunc="sum", fill_value=0.0)
-        .reindex(index=list(ROAD_CLASSES), columns=list(LEVELS), fill_value=0.0)
-    )
+    table = km.pivot_table(
+        index="road_class", columns="level", values="km", aggfunc="sum", fill_value=0.0
+    ).reindex(index=list(ROAD_CLASSES), columns=list(LEVELS), fill_value=0.0)
     by_class = {
         name: {**{lv: float(row[lv]) for lv in LEVELS}, "total": float(row.sum())}
         for name, row in table.iterrows()
@@ -57,9 +56,9 @@ def roads_summary(roads: pd.DataFrame) -> dict[str, Any]:
                 {
                     "name_zh": r.name_zh,
                     "name_en": r.name_en,
-                    "km": float(r.km),
+                    "km": float(r.km),  # type: ignore[arg-type]
                     "level": r.level,
-                    "features": int(r.features),
+                    "features": int(r.features),  # type: ignore[arg-type]
                 }
                 for r in per_road.itertuples()
             ],

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, get_args
@@ -32,7 +32,6 @@ from server.migrations import (
     applied_version,
     layer_table,
     provenance_table,
-    schema_version_table,
     upgrade,
 )
 
@@ -54,7 +53,7 @@ class PostGISMissingError(StorageError):
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,6 @@ class Store:
             for name, spec in LAYERS.items()
         }
         self._provenance = provenance_table(metadata)
-        self._versions = schema_version_table(metadata)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None, create: bool = True) -> Store:

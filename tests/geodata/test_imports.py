@@ -47,7 +47,9 @@ def test_bd09_points(tmp_path: Path) -> None:
 
 
 def test_coords_on_projected_data_is_refused(tmp_path: Path) -> None:
-    frame = gpd.GeoDataFrame({"highway": ["primary"]}, geometry=[LineString([(113.6, 34.8), (113.7, 34.8)])], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"highway": ["primary"]}, geometry=[LineString([(113.6, 34.8), (113.7, 34.8)])], crs=4326
+    )
     path = tmp_path / "roads.gpkg"
     frame.to_crs(4547).to_file(path)
     with pytest.raises(FieldError, match="longitude/latitude") as caught:
@@ -89,7 +91,9 @@ def test_required_columns_are_named(tmp_path: Path) -> None:
 
 def test_typed_columns_are_checked_per_row(tmp_path: Path) -> None:
     path = tmp_path / "points.csv"
-    path.write_text("id,lon,lat,radius_m\nG1,113.66,34.90,50\nG2,113.67,34.90,fifty\n", encoding="utf-8")
+    path.write_text(
+        "id,lon,lat,radius_m\nG1,113.66,34.90,50\nG2,113.67,34.90,fifty\n", encoding="utf-8"
+    )
     with pytest.raises(FieldError, match="'fifty' is not a real value") as caught:
         import_layer(path, "guidance_points")
     assert (caught.value.row, caught.value.field) == (2, "radius_m")

@@ -174,8 +174,8 @@ def test_csv_with_wkt_needs_crs(tmp_path: Path) -> None:
     path = tmp_path / "roads.csv"
     path.write_text(
         "id,name,grade,wkt\n"
-        "1,文化路,主干路,\"LINESTRING (113.655 34.80, 113.656 34.86)\"\n"
-        "2,开元路,主干路,\"LINESTRING (113.60 34.835, 113.72 34.836)\"\n",
+        '1,文化路,主干路,"LINESTRING (113.655 34.80, 113.656 34.86)"\n'
+        '2,开元路,主干路,"LINESTRING (113.60 34.835, 113.72 34.836)"\n',
         encoding="utf-8",
     )
     with pytest.raises(MissingCRSError):
@@ -187,7 +187,8 @@ def test_csv_with_wkt_needs_crs(tmp_path: Path) -> None:
 def test_csv_with_bad_wkt_names_the_row(tmp_path: Path) -> None:
     path = tmp_path / "roads.csv"
     path.write_text(
-        "id,highway,wkt\n1,primary,\"LINESTRING (113.6 34.8, 113.7 34.8)\"\n2,primary,\"LINESTRING (113.6 34.8,\"\n",
+        'id,highway,wkt\n1,primary,"LINESTRING (113.6 34.8, 113.7 34.8)"\n'
+        '2,primary,"LINESTRING (113.6 34.8,"\n',
         encoding="utf-8",
     )
     with pytest.raises(FieldError) as caught:
@@ -252,9 +253,7 @@ def test_parquet_without_geo_metadata(tmp_path: Path) -> None:
         import_layer(path, "roads")
 
 
-def test_missing_empty_unknown_and_oversized_files(
-    roads: gpd.GeoDataFrame, tmp_path: Path
-) -> None:
+def test_missing_empty_unknown_and_oversized_files(roads: gpd.GeoDataFrame, tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such file"):
         import_layer(tmp_path / "nothing.geojson", "roads")
     empty = tmp_path / "empty.geojson"

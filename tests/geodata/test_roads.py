@@ -24,12 +24,19 @@ def _roads(**columns: list[object]) -> gpd.GeoDataFrame:
 
 
 def test_classes_and_levels_from_osm_and_chinese_fields() -> None:
-    frame = _roads(id=["1", "2", "3", "4"], highway=["primary", "secondary", "residential", "['tertiary', 'residential']"])
+    frame = _roads(
+        id=["1", "2", "3", "4"],
+        highway=["primary", "secondary", "residential", "['tertiary', 'residential']"],
+    )
     roads = roads_from_frame(frame, file="f")
     assert list(roads["road_class"]) == ["arterial", "secondary", "back_street", "branch"]
     assert list(roads["level"]) == ["strict", "controlled", "regulated", "regulated"]
     chinese = _roads(id=["1", "2", "3"], 道路等级=["主干路", "次干路", "支路"])
-    assert list(roads_from_frame(chinese, file="f")["road_class"]) == ["arterial", "secondary", "branch"]
+    assert list(roads_from_frame(chinese, file="f")["road_class"]) == [
+        "arterial",
+        "secondary",
+        "branch",
+    ]
 
 
 def test_level_by_name_and_level_field_override_the_class() -> None:
@@ -63,7 +70,11 @@ def test_mapping_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     mapping = road_mapping_from_toml(path)
-    frame = _roads(id=["1", "2", "3"], name=["a", "b", "英才街"], highway=["高架路", "secondary", "residential"])
+    frame = _roads(
+        id=["1", "2", "3"],
+        name=["a", "b", "英才街"],
+        highway=["高架路", "secondary", "residential"],
+    )
     roads = roads_from_frame(frame, file="f", mapping=mapping)
     assert list(roads["road_class"]) == ["other", "secondary", "back_street"]
     assert list(roads["level"]) == ["regulated", "strict", "controlled"]

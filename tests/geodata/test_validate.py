@@ -18,8 +18,15 @@ SQUARE = Polygon([(113.60, 34.80), (113.61, 34.80), (113.61, 34.81), (113.60, 34
 BOWTIE = Polygon([(113.60, 34.80), (113.61, 34.81), (113.61, 34.80), (113.60, 34.81)])
 # a ring that touches itself with a zero-width spike: safe to repair
 SPIKE = Polygon(
-    [(113.60, 34.80), (113.61, 34.80), (113.61, 34.805), (113.615, 34.805), (113.61, 34.805),
-     (113.61, 34.81), (113.60, 34.81)]
+    [
+        (113.60, 34.80),
+        (113.61, 34.80),
+        (113.61, 34.805),
+        (113.615, 34.805),
+        (113.61, 34.805),
+        (113.61, 34.81),
+        (113.60, 34.81),
+    ]
 )
 
 
@@ -91,7 +98,10 @@ def test_duplicate_ids_name_both_rows() -> None:
 def test_duplicate_ids_in_a_file(tmp_path: Path) -> None:
     frame = gpd.GeoDataFrame(
         {"id": ["r1", "r1"], "highway": ["primary", "primary"]},
-        geometry=[LineString([(113.6, 34.8), (113.7, 34.8)]), LineString([(113.6, 34.9), (113.7, 34.9)])],
+        geometry=[
+            LineString([(113.6, 34.8), (113.7, 34.8)]),
+            LineString([(113.6, 34.9), (113.7, 34.9)]),
+        ],
         crs=4326,
     )
     path = tmp_path / "roads.geojson"

