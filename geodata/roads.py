@@ -352,9 +352,11 @@ def _ids(frame: pd.DataFrame, id_field: str | None, file: str) -> pd.Series:
         check_unique_ids(ids, file=file, field=column)
         return ids
     if {"u", "v", "key"} <= set(frame.columns):
-        ids = frame["u"].astype(str) + "-" + frame["v"].astype(str) + "-" + frame["key"].astype(str)
-        check_unique_ids(ids.astype(object), file=file, field="u, v, key")
-        return ids.astype(object)
+        columns = (frame["u"].tolist(), frame["v"].tolist(), frame["key"].tolist())
+        joined = [f"{u}-{v}-{k}" for u, v, k in zip(*columns, strict=True)]
+        ids = pd.Series(joined, index=frame.index, dtype=object)
+        check_unique_ids(ids, file=file, field="u, v, key")
+        return ids
     return _content_ids(frame, file)
 
 

@@ -191,6 +191,8 @@ def check_unique_ids(ids: pd.Series, *, file: str, field: str) -> None:
     """
     values = ids.to_numpy(dtype=object)
     empty = pd.isna(values) | (values == "")
+    if not empty.any() and len(set(values)) == len(values):
+        return
     if empty.any():
         row = int(np.flatnonzero(empty)[0]) + 1
         raise FieldError("the id is empty", file=file, row=row, field=field)
