@@ -452,3 +452,9 @@ def metric_lengths(geoms: NDArray[np.object_], metric_crs: CRS) -> NDArray[np.fl
         index[1:][same], weights=steps[same], minlength=len(geoms)
     ).astype(np.float64)
     return lengths
+
+
+def metric_crs_of(frame: GeoDataFrame) -> CRS:
+    """Return the metric CRS for a layer in EPSG:4326: :func:`projected_crs_for` its bounds."""
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    return projected_crs_for((minx, miny, maxx, maxy))

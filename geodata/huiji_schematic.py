@@ -3,9 +3,11 @@
 No surveyed road centrelines exist for Huiji in any source the project may redistribute, so the
 bundled demo data is drawn here, by code, around the real district boundary: the named roads sit
 at plausible positions and cross exactly where the real road pairs in ``intersections.csv`` cross,
-and unnamed back streets fill the built-up blocks. Sub-districts, squad territories and zones are
-schematic partitions of the real boundary. Every feature carries ``schematic: true`` and must be
-shown as 示意 wherever it is displayed.
+a few village roads cross the farmland, and unnamed branch roads and back streets cut the built-up
+blocks. The network is connected and noded like a surveyed one: every road ends on another road or
+at the boundary, and every crossing or T-junction is a vertex of both roads. Sub-districts, squad
+territories and zones are schematic partitions of the real boundary. Every feature carries
+``schematic: true`` and must be shown as 示意 wherever it is displayed.
 
 The build is deterministic (fixed coordinates and a seeded random generator), so running
 ``python -m geodata.huiji_schematic`` again reproduces the bundled files byte for byte.
@@ -31,6 +33,7 @@ from numpy.typing import NDArray
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import split, substring
 
 from geodata.errors import FieldError, InvalidGeometryError
 
@@ -46,6 +49,28 @@ GRID_SIZE = 10.0**-OUTPUT_DECIMALS
 ROAD_INSET_M = 25.0
 #: Clipped road pieces shorter than this are dropped.
 MIN_ROAD_PIECE_M = 60.0
+#: No road feature of the built network is shorter than this.
+MIN_ROAD_M = 30.0
+#: Road ends and crossings closer together than this are one junction.
+JUNCTION_TOLERANCE_M = 0.01
+#: A named road ending short of every road is extended along its last leg up to this far ...
+MAX_NAMED_EXTENSION_M = 1000.0
+#: ... or else cut back to its last junction if that is no further back than this ...
+MAX_OVERHANG_M = 600.0
+#: ... or else continued by an unnamed street up to this long (failing all, it is cut back).
+MAX_CONTINUATION_M = 5000.0
+#: New streets meet a road at least this far from any other junction on it.
+MIN_JUNCTION_GAP_M = 50.0
+#: A cut must leave blocks at least this large and this wide.
+MIN_BLOCK_AREA_M2 = 10_000.0
+MIN_BLOCK_WIDTH_M = 80.0
+#: Random positions tried for each cut of a block before it is left whole.
+CUT_ATTEMPTS = 8
+#: Cuts fall within this fraction range of the block's longer side, tilted up to this angle.
+CUT_FRACTIONS = (0.35, 0.65)
+MAX_CUT_TILT_DEG = 3.0
+#: Cuts at least this long are branch roads (支路); shorter ones are back streets (街巷).
+MIN_BRANCH_CUT_M = 800.0
 #: Width of the river-bank zone (沿黄区域), measured from the river edge of the boundary.
 RIVER_BANK_WIDTH_M = 1500.0
 #: Squad territory pieces smaller than this are given to the neighbouring squad.
@@ -87,7 +112,8 @@ class _NamedRoad:
 
 # Longitude/latitude of each named road; parallel roads are kept about 1 km apart and every pair in
 # intersections.csv crosses once, well inside the district. 天河路 runs diagonally (SW-NE) so that
-# it meets both 江山路 and 开元路.
+# it meets both 江山路 and 开元路. An end that stops short of every road is joined to the network
+# when the roads are built (see _join_dangling_ends).
 NAMED_ROADS: tuple[_NamedRoad, ...] = (
     _NamedRoad("文化路", "Wenhua Rd", GRADE_ARTERIAL, ((113.6555, 34.8500), (113.6545, 34.9260))),
     _NamedRoad("开元路", "Kaiyuan Rd", GRADE_ARTERIAL, ((113.6000, 34.8620), (113.6960, 34.8620))),
@@ -127,28 +153,31 @@ NAMED_ROADS: tuple[_NamedRoad, ...] = (
 
 
 @dataclass(frozen=True)
-class _StreetArea:
-    """A box (lon/lat) filled with unnamed block-length streets on a jittered grid."""
+class _BlockArea:
+    """A box (lon/lat) whose blocks are cut by new streets until none exceeds ``max_block_m``."""
 
     bounds: tuple[float, float, float, float]
-    spacing_m: float
-    line_probability: float
-    grade: str
+    max_block_m: float
 
 
-STREET_AREAS: tuple[_StreetArea, ...] = (
-    # built-up south: the tongue down to the North 3rd Ring
-    _StreetArea((113.595, 34.805, 113.630, 34.850), 450.0, 0.4, GRADE_BRANCH),
-    # centre, between 天河路 and 花园路, south of 大河路
-    _StreetArea((113.625, 34.856, 113.698, 34.878), 480.0, 0.3, GRADE_BRANCH),
-    # northern university town (北大学城) around 英才街
-    _StreetArea((113.645, 34.884, 113.700, 34.900), 380.0, 0.5, GRADE_BACK_STREET),
-    # 迎宾路 area in the east
-    _StreetArea((113.705, 34.868, 113.785, 34.898), 900.0, 0.2, GRADE_BRANCH),
+# The first area holding a block's inner point sets how finely it is cut; blocks in no area
+# (farmland and river bank) are left whole, crossed only by the village roads below.
+BLOCK_AREAS: tuple[_BlockArea, ...] = (
+    # the built-up core around 文化路, 花园路, 开元路 and 大河路
+    _BlockArea((113.638, 34.850, 113.690, 34.878), 450.0),
+    # the northern university town (北大学城) around 英才街, where campuses make larger blocks
+    _BlockArea((113.640, 34.878, 113.700, 34.900), 650.0),
+    # the southern tongue along 江山路, down to the North 3rd Ring
+    _BlockArea((113.590, 34.800, 113.640, 34.852), 2000.0),
+    # 新城 and the centre west of 清华园路; 迎宾路 and 中州大道 in the east
+    _BlockArea((113.590, 34.852, 113.640, 34.905), 2800.0),
+    _BlockArea((113.690, 34.855, 113.790, 34.895), 2800.0),
 )
 
-# Village roads through the farmland of 古荥 (lon/lat); each leg between two vertices is one
-# feature. The southern one continues 大河路 westwards, the northern one ends on 师家河路.
+
+# Village roads through the farmland of 古荥 (lon/lat). The two east-west ones are extended west to
+# the boundary (the southern one continues 大河路, the northern one ends on 师家河路), and the
+# north-south ones between them are extended onto both, so that no stretch is longer than 3 km.
 VILLAGE_ROADS: tuple[tuple[tuple[float, float], ...], ...] = (
     ((113.5350, 34.8745), (113.5500, 34.8740), (113.5650, 34.8755), (113.5880, 34.8770)),
     (
@@ -158,6 +187,9 @@ VILLAGE_ROADS: tuple[tuple[tuple[float, float], ...], ...] = (
         (113.5810, 34.8940),
         (113.5950, 34.8900),
     ),
+    ((113.5150, 34.8770), (113.5155, 34.8980)),
+    ((113.5400, 34.8760), (113.5395, 34.8970)),
+    ((113.5680, 34.8770), (113.5685, 34.8960)),
 )
 
 
@@ -270,8 +302,9 @@ def build_huiji_schematic(
     _check_intersections(intersections)
 
     district_m = _to_metric(district)
-    roads = _build_roads(district_m)
-    _check_crossings(roads, intersections)
+    named_m = _named_lines(district_m)
+    _check_crossings(named_m, intersections)
+    roads = _build_roads(district_m, named_m)
 
     subdistrict_layer = _build_subdistricts(district, subdistricts)
     river_bank = _river_bank_zone(district, district_m)
@@ -425,11 +458,7 @@ def _check_intersections(intersections: pd.DataFrame) -> None:
                 )
 
 
-def _check_crossings(roads: gpd.GeoDataFrame, intersections: pd.DataFrame) -> None:
-    lines = {
-        name: shapely.union_all(group.geometry.to_numpy())
-        for name, group in roads.dropna(subset=["name_zh"]).groupby("name_zh")
-    }
+def _check_crossings(lines: dict[str, LineString], intersections: pd.DataFrame) -> None:
     for row, (road_a, road_b) in enumerate(
         zip(intersections["road_a"], intersections["road_b"], strict=True), start=2
     ):
@@ -493,42 +522,90 @@ def _metric_area(geometry: BaseGeometry) -> float:
 # --- roads --------------------------------------------------------------------------------------
 
 
-def _build_roads(district_m: BaseGeometry) -> gpd.GeoDataFrame:
+@dataclass
+class _Street:
+    """A road while the network is built: metric geometry, and its name if it has one."""
+
+    line: LineString
+    grade: str
+    named: _NamedRoad | None = None
+
+
+def _named_lines(district_m: BaseGeometry) -> dict[str, LineString]:
+    """Return each named road (metres) clipped to the district, kept ``ROAD_INSET_M`` inside.
+
+    Raises
+    ------
+    InvalidGeometryError
+        If a named road would leave the district and come back, so it would not be one line.
+    """
     inner = district_m.buffer(-ROAD_INSET_M)
-    records: list[dict[str, Any]] = []
-    named_m: list[LineString] = []
+    lines: dict[str, LineString] = {}
     for road in NAMED_ROADS:
-        line_m = _to_metric(LineString(road.vertices))
-        named_m.append(line_m)
-        for piece in _clipped_pieces(line_m, inner):
+        pieces = _clipped_pieces(_to_metric(LineString(road.vertices)), inner)
+        if len(pieces) > 1:
+            raise InvalidGeometryError(f"{road.name_zh} leaves the district and comes back")
+        if pieces:
+            lines[road.name_zh] = pieces[0]
+    return lines
+
+
+def _build_roads(district_m: BaseGeometry, named_m: dict[str, LineString]) -> gpd.GeoDataFrame:
+    """Return the connected road network: named roads, village roads and cut-up blocks.
+
+    Named roads stay one feature each; every unnamed street is split at its junctions, so each is
+    a block-length segment between two junctions (or a junction and the boundary).
+    """
+    inner = district_m.buffer(-ROAD_INSET_M)
+    main_part = max(shapely.get_parts(inner), key=lambda part: part.area)
+    ring = LineString(main_part.exterior.coords)
+    streets = [
+        _Street(named_m[road.name_zh], road.grade, road)
+        for road in NAMED_ROADS
+        if road.name_zh in named_m
+    ]
+    for village_road in VILLAGE_ROADS:
+        for piece in _clipped_pieces(_to_metric(LineString(village_road)), inner):
+            streets.append(_Street(piece, GRADE_BRANCH))
+    _join_dangling_ends(streets, ring)
+
+    noded = _node_lines([street.line for street in streets] + [ring])
+    edges = [edge for line, nodes in noded for edge in _split_at(line, nodes)]
+    junctions = [line.coords[k] for line, nodes in noded for k in nodes]
+    junctions += [
+        xy for street in streets for xy in (street.line.coords[0], street.line.coords[-1])
+    ]
+    blocks = [face for face in shapely.get_parts(shapely.polygonize(edges)) if face.area > 0]
+    areas = [(_to_metric(box(*area.bounds)), area.max_block_m) for area in BLOCK_AREAS]
+    rng = np.random.default_rng(RANDOM_SEED)
+    junction_xy = np.asarray(junctions, dtype=float)
+    for block in blocks:
+        cuts, junction_xy = _cut_block(block, areas, rng, junction_xy)
+        for cut in cuts:
+            grade = GRADE_BRANCH if cut.length >= MIN_BRANCH_CUT_M else GRADE_BACK_STREET
+            streets.append(_Street(cut, grade))
+
+    records: list[dict[str, Any]] = []
+    for street, (line, nodes) in zip(
+        streets, _node_lines([street.line for street in streets]), strict=True
+    ):
+        pieces = [line] if street.named is not None else _split_at(line, nodes)
+        for piece in pieces:
             records.append(
                 {
-                    "name_zh": road.name_zh,
-                    "name_en": road.name_en,
-                    "grade": road.grade,
-                    "geometry": piece,
+                    "name_zh": street.named.name_zh if street.named else None,
+                    "name_en": street.named.name_en if street.named else None,
+                    "grade": street.grade,
+                    "geometry": shapely.transform(_to_storage(piece), _round_to_output),
                 }
             )
-    rng = np.random.default_rng(RANDOM_SEED)
-    for area in STREET_AREAS:
-        for piece in _back_streets(area, rng, inner, named_m):
-            records.append(
-                {"name_zh": None, "name_en": None, "grade": area.grade, "geometry": piece}
-            )
-    for village_road in VILLAGE_ROADS:
-        line_m = _to_metric(LineString(village_road))
-        coords = list(line_m.coords)
-        for start, end in itertools.pairwise(coords):
-            for piece in _clipped_pieces(LineString([start, end]), inner):
-                records.append(
-                    {"name_zh": None, "name_en": None, "grade": GRADE_BRANCH, "geometry": piece}
-                )
     for number, record in enumerate(records, start=1):
         record["id"] = f"HJ-R{number:04d}"
         record["schematic"] = True
-        record["geometry"] = _to_storage(record["geometry"])
     roads = gpd.GeoDataFrame(records, geometry="geometry", crs=STORAGE_CRS)
-    return roads[["id", "name_zh", "name_en", "grade", "schematic", "geometry"]]
+    roads = roads[["id", "name_zh", "name_en", "grade", "schematic", "geometry"]]
+    _check_network(roads, district_m)
+    return roads
 
 
 def _clipped_pieces(line_m: BaseGeometry, inner: BaseGeometry) -> list[LineString]:
@@ -540,57 +617,295 @@ def _clipped_pieces(line_m: BaseGeometry, inner: BaseGeometry) -> list[LineStrin
     ]
 
 
-def _back_streets(
-    area: _StreetArea,
-    rng: np.random.Generator,
-    inner: BaseGeometry,
-    named_m: Sequence[LineString],
-) -> list[LineString]:
-    """Return block-length unnamed streets on a jittered grid over ``area``, clipped to ``inner``.
+def _join_dangling_ends(streets: list[_Street], ring: LineString) -> None:
+    """Make every road end on another road or on ``ring``, changing ``streets`` in place.
 
-    Each grid line is tilted a little (its two ends are jittered independently) and, with
-    probability ``area.line_probability``, is built along a run of a few consecutive blocks, so
-    that the streets end in T-junctions and the blocks are irregular.
+    An end short of every road is extended along its last leg to the first road (or the
+    boundary) it meets; a named road is extended only up to ``MAX_NAMED_EXTENSION_M`` and is
+    otherwise cut back to its last junction (if no more than ``MAX_OVERHANG_M`` back) or continued
+    by an unnamed street.
     """
-    west, south, east, north = _to_metric(box(*area.bounds)).bounds
-    spacing = area.spacing_m
-    jitter = 0.2 * spacing
-    xs = np.arange(west + spacing / 2, east, spacing)
-    ys = np.arange(south + spacing / 2, north, spacing)
-    cuts_y = [south, *ys.tolist(), north]
-    cuts_x = [west, *xs.tolist(), east]
-    area_m = _to_metric(box(*area.bounds)).intersection(inner)
-    named = shapely.union_all(list(named_m))
-    streets: list[LineString] = []
-    for positions, cuts, along_x in ((xs, cuts_y, False), (ys, cuts_x, True)):
-        low, high = (west, east) if along_x else (south, north)
-        for position in positions.tolist():
-            ends = position + rng.uniform(-jitter, jitter, size=2)
-            blocks = len(cuts) - 1
-            run = int(rng.integers(2, max(3, blocks // 2 + 1)))
-            first = int(rng.integers(0, blocks - run + 1)) if blocks > run else 0
-            if rng.uniform() >= area.line_probability:
+    index = 0
+    while index < len(streets):
+        street = streets[index]
+        for at_start in (True, False):
+            others = [s.line for k, s in enumerate(streets) if k != index]
+            line = street.line
+            coords = np.asarray(line.coords)
+            end, before = (coords[0], coords[1]) if at_start else (coords[-1], coords[-2])
+            end_point = Point(end)
+            obstacles = [*others, ring]
+            if min(end_point.distance(o) for o in obstacles) <= JUNCTION_TOLERANCE_M:
                 continue
-            for k in range(first, min(first + run, blocks)):
-                a, b = cuts[k], cuts[k + 1]
-                offset_a = ends[0] + (a - low) / (high - low) * (ends[1] - ends[0])
-                offset_b = ends[0] + (b - low) / (high - low) * (ends[1] - ends[0])
-                segment = (
-                    LineString([(a, offset_a), (b, offset_b)])
-                    if along_x
-                    else LineString([(offset_a, a), (offset_b, b)])
-                )
-                streets.extend(_street_pieces(segment, area_m, named))
-    return streets
+            direction = (end - before) / np.hypot(*(end - before))
+            hit = _first_hit(end, direction, obstacles)
+            overhang = _overhang(line, others, at_start=at_start)
+            if hit is not None and (street.named is None or hit[0] <= MAX_NAMED_EXTENSION_M):
+                coords[0 if at_start else -1] = hit[1]
+                street.line = LineString(coords)
+            elif overhang is not None and (
+                overhang <= MAX_OVERHANG_M or hit is None or hit[0] > MAX_CONTINUATION_M
+            ):
+                street.line = _cut_back(line, overhang, at_start=at_start)
+            elif hit is not None:
+                streets.append(_Street(LineString([end, hit[1]]), GRADE_BRANCH))
+            else:
+                raise InvalidGeometryError("a schematic road leads out of the district")
+        index += 1
 
 
-def _street_pieces(
-    segment: LineString, area_m: BaseGeometry, named: BaseGeometry
-) -> list[LineString]:
-    # A back street running alongside a named road within a short block would duplicate it.
-    if segment.buffer(150.0, cap_style="flat").intersection(named).length > 0.5 * segment.length:
-        return []
-    return _clipped_pieces(segment, area_m)
+def _first_hit(
+    start: NDArray[np.float64], direction: NDArray[np.float64], obstacles: Sequence[BaseGeometry]
+) -> tuple[float, NDArray[np.float64]] | None:
+    """Return the distance to and the point of the first obstacle on a ray, if any."""
+    reach = 100_000.0
+    ray = LineString([start + direction * 2 * JUNCTION_TOLERANCE_M, start + direction * reach])
+    hits = shapely.get_coordinates(shapely.intersection(ray, np.asarray(obstacles, dtype=object)))
+    if len(hits) == 0:
+        return None
+    distances = np.hypot(*(hits - start).T)
+    nearest = int(np.argmin(distances))
+    return float(distances[nearest]), hits[nearest]
+
+
+def _overhang(line: LineString, others: Sequence[LineString], *, at_start: bool) -> float | None:
+    """Return how far the end of ``line`` lies past its last junction, or None without one."""
+    positions = []
+    for other in others:
+        touching = [
+            Point(xy)
+            for xy in (other.coords[0], other.coords[-1])
+            if line.distance(Point(xy)) <= JUNCTION_TOLERANCE_M
+        ]
+        crossing = [
+            p
+            for p in shapely.get_parts(line.intersection(other))
+            if p.geom_type == "Point" and not p.is_empty
+        ]
+        positions += [line.project(p) for p in touching + crossing]
+    if not positions:
+        return None
+    return min(positions) if at_start else line.length - max(positions)
+
+
+def _cut_back(line: LineString, overhang: float, *, at_start: bool) -> LineString:
+    if at_start:
+        return _as_line(substring(line, overhang, line.length))
+    return _as_line(substring(line, 0.0, line.length - overhang))
+
+
+def _as_line(geometry: BaseGeometry) -> LineString:
+    if not isinstance(geometry, LineString):
+        raise InvalidGeometryError("a road was cut back to nothing")
+    return geometry
+
+
+def _node_lines(lines: Sequence[LineString]) -> list[tuple[LineString, list[int]]]:
+    """Put a shared vertex at every junction of ``lines``; return each line and its junctions.
+
+    A junction is a crossing of two lines or an end of one line on another; junctions closer
+    together than ``JUNCTION_TOLERANCE_M`` are merged (an end wins over a crossing, so ends stay
+    put). The junctions of each line are given as indices into its coordinates.
+
+    Raises
+    ------
+    InvalidGeometryError
+        If two lines overlap along a stretch.
+    """
+    geometries = np.asarray(lines, dtype=object)
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(geometries, predicate="dwithin", distance=JUNCTION_TOLERANCE_M)
+    ends: list[tuple[float, float]] = []
+    crossings: list[tuple[float, float]] = []
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i == j:
+            continue
+        a, b = lines[i], lines[j]
+        for xy in (a.coords[0], a.coords[-1]):
+            if b.distance(Point(xy)) <= JUNCTION_TOLERANCE_M:
+                ends.append(xy)
+        if i < j:
+            for part in shapely.get_parts(a.intersection(b)):
+                if part.is_empty:
+                    continue
+                if part.geom_type != "Point":
+                    raise InvalidGeometryError("two schematic roads overlap along a stretch")
+                crossings.append(part.coords[0])
+    junctions = _merge_close_points([*ends, *crossings])
+    junction_points: NDArray[np.object_] = np.asarray(shapely.points(junctions), dtype=object)
+    junction_tree = shapely.STRtree(junction_points)
+    noded = []
+    for line in lines:
+        near = junction_tree.query(line, predicate="dwithin", distance=JUNCTION_TOLERANCE_M)
+        noded.append(_insert_vertices(line, junctions[np.sort(near)]))
+    return noded
+
+
+def _merge_close_points(points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
+    merged = np.empty((0, 2))
+    for xy in points:
+        if len(merged) and np.hypot(*(merged - xy).T).min() <= JUNCTION_TOLERANCE_M:
+            continue
+        merged = np.vstack([merged, xy])
+    return merged
+
+
+def _insert_vertices(
+    line: LineString, junctions: NDArray[np.float64]
+) -> tuple[LineString, list[int]]:
+    """Return ``line`` with each junction as a vertex, and the indices of those vertices."""
+    coords = np.asarray(line.coords)
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(coords, axis=0).T))])
+    is_junction = np.zeros(len(coords), dtype=bool)
+    inserted: list[tuple[float, NDArray[np.float64]]] = []
+    for xy in junctions:
+        position = line.project(Point(xy))
+        distances = np.hypot(*(coords - xy).T)
+        nearest = int(np.argmin(distances))
+        if distances[nearest] <= JUNCTION_TOLERANCE_M:
+            coords[nearest] = xy
+            is_junction[nearest] = True
+        else:
+            inserted.append((position, xy))
+    order = sorted(
+        [(float(p), 0, k) for k, p in enumerate(along)]
+        + [(p, 1, k) for k, (p, _) in enumerate(inserted)]
+    )
+    merged = [coords[k] if kind == 0 else inserted[k][1] for _, kind, k in order]
+    flags = [bool(is_junction[k]) if kind == 0 else True for _, kind, k in order]
+    return LineString(merged), [k for k, flag in enumerate(flags) if flag]
+
+
+def _split_at(line: LineString, junctions: Sequence[int]) -> list[LineString]:
+    coords = np.asarray(line.coords)
+    cuts = sorted({0, len(coords) - 1, *junctions})
+    return [LineString(coords[a : b + 1]) for a, b in itertools.pairwise(cuts)]
+
+
+def _cut_block(
+    block: Polygon,
+    areas: Sequence[tuple[BaseGeometry, float]],
+    rng: np.random.Generator,
+    junctions: NDArray[np.float64],
+) -> tuple[list[LineString], NDArray[np.float64]]:
+    """Cut a road-bounded block into smaller blocks by streets from edge to edge.
+
+    Each cut runs across the longer side of the block's bounding box (so streets run roughly
+    north-south or east-west), tilted a little, at a random position; the pieces are cut again
+    until none is longer than the ``max_block_m`` of its area. Returns the cuts and the junctions
+    with the new street ends added.
+    """
+    cuts: list[LineString] = []
+    pending = [block]
+    while pending:
+        piece = pending.pop()
+        inside = piece.representative_point()
+        max_block = next((size for area, size in areas if area.contains(inside)), None)
+        west, south, east, north = piece.bounds
+        if max_block is None or max(east - west, north - south) <= max_block:
+            continue
+        for _ in range(CUT_ATTEMPTS):
+            fraction = rng.uniform(*CUT_FRACTIONS)
+            tilt = math.radians(rng.uniform(-MAX_CUT_TILT_DEG, MAX_CUT_TILT_DEG))
+            cut = _try_cut(piece, fraction, tilt, junctions)
+            if cut is not None:
+                street, halves = cut
+                cuts.append(street)
+                junctions = np.vstack([junctions, street.coords[0], street.coords[-1]])
+                pending.extend(halves)
+                break
+    return cuts, junctions
+
+
+def _try_cut(
+    piece: Polygon, fraction: float, tilt: float, junctions: NDArray[np.float64]
+) -> tuple[LineString, list[Polygon]] | None:
+    west, south, east, north = piece.bounds
+    reach = (east - west) + (north - south)
+    if east - west >= north - south:
+        centre = np.array([west + fraction * (east - west), (south + north) / 2])
+        direction = np.array([math.sin(tilt), math.cos(tilt)])
+    else:
+        centre = np.array([(west + east) / 2, south + fraction * (north - south)])
+        direction = np.array([math.cos(tilt), math.sin(tilt)])
+    across = LineString([centre - reach * direction, centre + reach * direction])
+    parts = [
+        p for p in shapely.get_parts(piece.intersection(across)) if p.geom_type == "LineString"
+    ]
+    if not parts:
+        return None
+    street = min(parts, key=lambda part: part.distance(Point(centre)))
+    if street.length < 2 * MIN_JUNCTION_GAP_M:
+        return None
+    for xy in (street.coords[0], street.coords[-1]):
+        if np.hypot(*(junctions - xy).T).min() < MIN_JUNCTION_GAP_M:
+            return None
+    # Split with the street reaching a millimetre past the edges, so that it surely cuts.
+    start, end = np.asarray(street.coords[0]), np.asarray(street.coords[-1])
+    overshoot = (end - start) / street.length * 1e-3
+    halves = [
+        h
+        for h in shapely.get_parts(split(piece, LineString([start - overshoot, end + overshoot])))
+        if h.geom_type == "Polygon"
+    ]
+    if len(halves) != 2 or any(not _roomy(h) for h in halves):
+        return None
+    return street, halves
+
+
+def _roomy(block: Polygon) -> bool:
+    """Return whether a block is large and wide enough to be left by a cut."""
+    if block.area < MIN_BLOCK_AREA_M2:
+        return False
+    corners = shapely.get_coordinates(shapely.minimum_rotated_rectangle(block))
+    sides = np.hypot(*np.diff(corners, axis=0).T)
+    return bool(sides.min() >= MIN_BLOCK_WIDTH_M)
+
+
+def _check_network(roads: gpd.GeoDataFrame, district_m: BaseGeometry) -> None:
+    """Check that the roads as written form one noded, connected network.
+
+    Raises
+    ------
+    InvalidGeometryError
+        If two roads cross or touch other than at a vertex of both, a road ends short of every
+        road and of the boundary, a road is shorter than ``MIN_ROAD_M``, or the network falls
+        apart.
+    """
+    lines = roads.geometry.to_numpy()
+    vertices = [set(map(tuple, shapely.get_coordinates(line).tolist())) for line in lines]
+    tree = shapely.STRtree(lines)
+    left, right = tree.query(lines, predicate="intersects")
+    parent = list(range(len(lines)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        meeting = shapely.get_coordinates(shapely.intersection(lines[i], lines[j]))
+        if any(
+            tuple(xy) not in vertices[i] or tuple(xy) not in vertices[j] for xy in meeting.tolist()
+        ):
+            raise InvalidGeometryError(
+                f"roads {roads['id'].iloc[i]} and {roads['id'].iloc[j]} meet off a shared vertex"
+            )
+        parent[root(i)] = root(j)
+    boundary_m = district_m.boundary
+    for k, line in enumerate(lines):
+        if _to_metric(line).length < MIN_ROAD_M:
+            raise InvalidGeometryError(f"road {roads['id'].iloc[k]} is shorter than {MIN_ROAD_M} m")
+        for xy in (line.coords[0], line.coords[-1]):
+            on_road = any(xy in vertices[other] for other in tree.query(Point(xy)) if other != k)
+            near_edge = boundary_m.distance(_to_metric(Point(xy))) <= ROAD_INSET_M + 1.0
+            if not (on_road or near_edge):
+                raise InvalidGeometryError(f"road {roads['id'].iloc[k]} ends short of any road")
+    if len({root(k) for k in range(len(lines))}) > 1:
+        raise InvalidGeometryError("the schematic road network falls apart")
 
 
 # --- sub-districts, zones and squads ------------------------------------------------------------

@@ -32,6 +32,7 @@ from geodata.huiji import bundled_note, load_huiji
 from geodata.imports import ImportedLayer, ImportOptions, file_sha256, import_layer
 from geodata.layers import LAYERS, layer_spec
 from geodata.roads import RoadMapping, road_mapping_from_toml
+from grids.errors import GridsError
 from server.report import database_report
 from server.settings import Settings
 from server.storage import Provenance, StorageError, Store, database_url
@@ -132,13 +133,16 @@ class Output:
 
 
 @contextmanager
-def _user_errors(out: Output) -> Iterator[None]:
+def user_errors(out: Output) -> Iterator[None]:
     """Turn the errors a user can fix into a message and exit status 2, and show warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GeodataWarning)
         try:
             yield
         except GeodataError as exc:
+            _flush_warnings(out, caught)
+            out.fail(exc.to_dict(), str(exc))
+        except GridsError as exc:
             _flush_warnings(out, caught)
             out.fail(exc.to_dict(), str(exc))
         except StorageError as exc:
@@ -158,7 +162,8 @@ def _flush_warnings(out: Output, caught: list[warnings.WarningMessage]) -> None:
     caught.clear()
 
 
-def _settings(db: str | None) -> Settings:
+def settings_for(db: str | None) -> Settings:
+    """Return the settings, with ``--db`` (when given) as the database."""
     return Settings.model_validate({"database_url": db}) if db else Settings()
 
 
@@ -176,7 +181,8 @@ def _mapping(path: Path | None, base: RoadMapping | None = None) -> RoadMapping 
     return road_mapping_from_toml(path, base) if path else base
 
 
-def _now() -> str:
+def now_utc() -> str:
+    """Return the time now in UTC, ISO 8601 to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -189,7 +195,7 @@ def provenance_of(imported: ImportedLayer, *, note: str = "", licence: str = "")
         source_crs=imported.source_crs,
         coords=imported.coords,
         feature_count=len(imported.frame),
-        imported_at=_now(),
+        imported_at=now_utc(),
         note=note,
         licence=licence,
     )
@@ -235,8 +241,8 @@ def init_command(
 ) -> None:
     """Create a database and fill it: the bundled Huiji data, or your roads and boundary."""
     out = Output(as_json=as_json)
-    settings = _settings(db)
-    with _user_errors(out):
+    settings = settings_for(db)
+    with user_errors(out):
         if boundary is not None and roads is None:
             out.fail(
                 {"error": "UsageError", "message": "--boundary needs --roads"},
@@ -310,7 +316,7 @@ def _import_user_files(
             source_crs=imported["roads"].source_crs,
             coords=options.coords,
             feature_count=1,
-            imported_at=_now(),
+            imported_at=now_utc(),
             note="derived: convex hull of the roads, 100 m wider",
             licence="",
         )
@@ -340,9 +346,9 @@ def import_command(
 ) -> None:
     """Import one file as a layer, replacing that layer; nothing is written if anything is wrong."""
     out = Output(as_json=as_json)
-    settings = _settings(db)
+    settings = settings_for(db)
     url = database_url(settings.database_url)
-    with _user_errors(out):
+    with user_errors(out):
         layer_spec(layer)
         with out.progress(3) as step, Store.open(url) as store:
             step("reading")
@@ -393,9 +399,9 @@ def import_command(
 def info_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Describe a database: layers, counts, km of road by class and level, CRS, provenance."""
     out = Output(as_json=as_json)
-    settings = _settings(db)
+    settings = settings_for(db)
     url = database_url(settings.database_url)
-    with _user_errors(out), Store.open(url, create=False) as store:
+    with user_errors(out), Store.open(url, create=False) as store:
         report = database_report(store)
     report["database"] = _safe_url(url)
 
@@ -441,6 +447,19 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
             console.print(
                 f"  {road['name_zh'] or ''}{english}: {road['km']:.2f} km, {road['level']}"
             )
+    topology = report.get("topology")
+    if topology:
+        state = "clean" if topology.get("clean") else "problems found"
+        console.print(f"topology of the unit grids ({topology['created_at']}): {state}")
+        for name, item in topology.items():
+            if isinstance(item, dict) and item.get("count"):
+                console.print(f"  {name}: {item['count']} ({item['total']:,.1f} {item['unit']})")
+    balance = report.get("balance")
+    if balance:
+        console.print(
+            f"squad workload balance: max/min {balance.get('max_min_ratio')}, "
+            f"contiguous {balance.get('contiguous')}"
+        )
     if report.get("schematic_layers"):
         console.print(
             "[bold]schematic (示意)[/bold], not surveyed: " + ", ".join(report["schematic_layers"])
@@ -459,14 +478,14 @@ def export_command(
 ) -> None:
     """Export a layer to GeoPackage, GeoJSON or Shapefile (read back by GDAL and QGIS)."""
     out = Output(as_json=as_json)
-    settings = _settings(db)
+    settings = settings_for(db)
     if fmt not in ("gpkg", "geojson", "shp"):
         out.fail(
             {"error": "FieldError", "field": "format", "message": f"unknown format {fmt!r}"},
             f"unknown --format {fmt!r}; use gpkg, geojson or shp",
         )
     chosen: Literal["gpkg", "geojson", "shp"] = fmt  # type: ignore[assignment]
-    with _user_errors(out), Store.open(database_url(settings.database_url), create=False) as store:
+    with user_errors(out), Store.open(database_url(settings.database_url), create=False) as store:
         spec = layer_spec(layer)
         frame = store.read_layer(layer)
         written = export_layer(frame, spec, output, chosen)
@@ -485,3 +504,6 @@ def _safe_url(url: str) -> str:
 def main() -> None:
     """Run the command line."""
     app()
+
+
+from server import cli_grids, cli_service  # noqa: E402,F401 - registers their commands

@@ -5,7 +5,8 @@ key), the spec's typed columns, ``attrs`` (JSON text) and the geometry. On Postg
 is a PostGIS ``geometry(Geometry, 4326)`` column with a GiST index; on SQLite it is WKB in a BLOB
 beside ``minx``, ``miny``, ``maxx`` and ``maxy`` columns that serve bounding-box queries. The
 ``layer_provenance`` table says where each layer came from, and ``schema_version`` records every
-step applied.
+step applied. The service keeps its API tokens (``api_tokens``, only hashes of the secrets), browser
+sessions (``api_sessions``) and an audit log of every write (``audit_log``).
 
 A step is a :class:`Migration`: a version number, a description and a function that changes the
 schema through the connection it is given. Steps are applied in order, each in its own
@@ -139,6 +140,71 @@ def provenance_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("imported_at", sa.Text, nullable=False),
         sa.Column("note", sa.Text, nullable=False),
         sa.Column("licence", sa.Text, nullable=False),
+    )
+
+
+def reports_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of the latest report of each kind (topology, balance, …) as JSON text."""
+    return sa.Table(
+        "reports",
+        metadata,
+        sa.Column("kind", sa.Text, primary_key=True),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+    )
+
+
+def tokens_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of API tokens: who holds one, with which role; only a hash of the secret."""
+    return sa.Table(
+        "api_tokens",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("squads", sa.Text, nullable=False),
+        sa.Column("officer_id", sa.Text),
+        sa.Column("secret_sha256", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("expires_at", sa.Text),
+        sa.Column("revoked_at", sa.Text),
+        sa.Column("last_used_at", sa.Text),
+    )
+
+
+def sessions_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of browser sessions: a hash of the cookie value, and the token behind it."""
+    return sa.Table(
+        "api_sessions",
+        metadata,
+        sa.Column("id_sha256", sa.Text, primary_key=True),
+        sa.Column("token_id", sa.Text, nullable=False, index=True),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("expires_at", sa.Text, nullable=False),
+    )
+
+
+def audit_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the audit log: one row per write, with who made it, when, and what changed."""
+    return sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("at", sa.Text, nullable=False),
+        sa.Column("token_id", sa.Text),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("method", sa.Text, nullable=False),
+        sa.Column("route", sa.Text, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("layer", sa.Text, index=True),
+        sa.Column("summary", sa.Text, nullable=False),
     )
 
 
@@ -341,9 +407,23 @@ def _create_layers_v2(connection: Connection) -> None:
         create_layer_table(connection, spec)
 
 
+def _create_access_tables_v3(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    for table in (tokens_table(metadata), sessions_table(metadata), audit_table(metadata)):
+        table.create(connection)
+
+
+def _create_reports_v4(connection: Connection) -> None:
+    reports_table(sa.MetaData()).create(connection)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the layer tables and layer_provenance", _create_layers_v1),
     Migration(2, "create the unit_grids, responsibility_grids and posts tables", _create_layers_v2),
+    Migration(
+        3, "create the api_tokens, api_sessions and audit_log tables", _create_access_tables_v3
+    ),
+    Migration(4, "create the reports table", _create_reports_v4),
 ]
 """Every step, in order, numbered from 1 without gaps."""
 

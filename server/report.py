@@ -101,6 +101,10 @@ def database_report(store: Store) -> dict[str, Any]:
     }
     if roads is not None:
         report["roads"] = roads_summary(roads)
+    for kind in ("topology", "balance"):
+        stored = store.read_report(kind)
+        if stored is not None:
+            report[kind] = stored
     report["credits"] = sorted({p.licence for p in provenance.values() if p.licence})
     report["schematic_layers"] = sorted(
         p.layer for p in provenance.values() if "schematic" in (p.note or "")

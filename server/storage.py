@@ -8,9 +8,11 @@ dtypes a layer is read with).
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from geodata.coords import CoordSystem
 from geodata.layers import LAYERS, LayerSpec, layer_spec
-from server._frames import frame_from_rows, frame_to_rows
+from server._frames import dump_json, frame_from_rows, frame_to_rows
 from server.migrations import (
     STORAGE_SRID,
     WRITE_TRANSACTION,
@@ -32,6 +34,7 @@ from server.migrations import (
     applied_version,
     layer_table,
     provenance_table,
+    reports_table,
     upgrade,
 )
 
@@ -191,6 +194,7 @@ class Store:
             for name, spec in LAYERS.items()
         }
         self._provenance = provenance_table(metadata)
+        self._reports = reports_table(metadata)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None, create: bool = True) -> Store:
@@ -291,8 +295,32 @@ class Store:
                         f"{name!r}: server/migrations.py needs a step that adds it"
                     )
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Yield a connection in a write transaction, committed when the block ends.
+
+        If the block raises, nothing it wrote is kept. On SQLite the transaction holds the write
+        lock from its start, so that concurrent writers queue. Pass the connection to
+        :meth:`write_layers` to write layers together with other rows (an audit record).
+        """
+        with self._engine.connect() as connection:
+            connection.execution_options(**{WRITE_TRANSACTION: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Yield a connection for reading, in a transaction that ends with the block."""
+        with self._engine.connect() as connection, connection.begin():
+            yield connection
+
     def write_layers(
-        self, layers: Mapping[str, gpd.GeoDataFrame], *, provenance: Mapping[str, Provenance]
+        self,
+        layers: Mapping[str, gpd.GeoDataFrame],
+        *,
+        provenance: Mapping[str, Provenance],
+        reports: Mapping[str, Mapping[str, Any]] | None = None,
+        connection: Connection | None = None,
     ) -> None:
         """Replace the content of each named layer, all in one transaction.
 
@@ -305,6 +333,12 @@ class Store:
             what a layer must be).
         provenance
             Where each layer came from, by name: exactly the layers written.
+        reports
+            Reports about the layers (JSON-ready mappings) by kind, written in the same
+            transaction; each replaces the previous report of its kind.
+        connection
+            A connection from :meth:`transaction` to write in; by default the layers are written
+            in a transaction of their own.
 
         Raises
         ------
@@ -334,11 +368,32 @@ class Store:
                 )
             rows = frame_to_rows(frame, spec, with_bounds=self._backend == "sqlite")
             prepared.append((spec, rows, record))
+        documents = {kind: dump_json(body) for kind, body in (reports or {}).items()}
+        if connection is not None:
+            for spec, rows, record in prepared:
+                self._replace_layer(connection, spec, rows, record)
+            self._replace_reports(connection, documents)
+            return
+        with self.transaction() as own:
+            for spec, rows, record in prepared:
+                self._replace_layer(own, spec, rows, record)
+            self._replace_reports(own, documents)
+
+    def _replace_reports(self, connection: Connection, documents: Mapping[str, str]) -> None:
+        table = self._reports
+        for kind, body in documents.items():
+            connection.execute(table.delete().where(table.c.kind == kind))
+            connection.execute(table.insert().values(kind=kind, created_at=_utc_now(), body=body))
+
+    def read_report(self, kind: str) -> dict[str, Any] | None:
+        """Return the latest report of ``kind`` with its ``created_at``; None if there is none."""
+        table = self._reports
         with self._engine.connect() as connection:
-            connection.execution_options(**{WRITE_TRANSACTION: True})
-            with connection.begin():
-                for spec, rows, record in prepared:
-                    self._replace_layer(connection, spec, rows, record)
+            row = connection.execute(sa.select(table).where(table.c.kind == kind)).first()
+        if row is None:
+            return None
+        body: dict[str, Any] = json.loads(row.body)
+        return {**body, "created_at": row.created_at}
 
     def _replace_layer(
         self,
@@ -357,9 +412,15 @@ class Store:
         connection.execute(provenance.insert().values(**record.__dict__))
 
     def read_layer(
-        self, name: str, *, bbox: tuple[float, float, float, float] | None = None
+        self,
+        name: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> gpd.GeoDataFrame:
-        """Return a layer, ordered by id.
+        """Return a layer, or a page of it, ordered by id.
 
         Parameters
         ----------
@@ -368,6 +429,12 @@ class Store:
         bbox
             ``(min lon, min lat, max lon, max lat)``: keep only the features whose bounding box
             meets it (features without a geometry are left out).
+        ids
+            Keep only the features with these ids.
+        limit
+            Return at most this many features (after ``offset``); None for all.
+        offset
+            Skip this many features first, in id order.
 
         Returns
         -------
@@ -380,7 +447,8 @@ class Store:
         KeyError
             If there is no such layer.
         ValueError
-            If the box is not four finite numbers with min ≤ max.
+            If the box is not four finite numbers with min ≤ max, ``limit`` is negative or
+            ``offset`` is negative.
         """
         spec = layer_spec(name)
         table = self._layers[name]
@@ -388,6 +456,14 @@ class Store:
         query = sa.select(*(table.c[c] for c in spec.column_names), table.c.geom).order_by(order)
         if bbox is not None:
             query = query.where(self._bbox_clause(table, bbox))
+        if ids is not None:
+            query = query.where(table.c.id.in_(list(ids)))
+        if (limit is not None and limit < 0) or offset < 0:
+            raise ValueError(f"limit and offset must not be negative, not {limit} and {offset}")
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self._engine.connect() as connection:
             rows = connection.execute(query).all()
         return frame_from_rows(rows, spec)
@@ -416,6 +492,38 @@ class Store:
             )
         c = table.c
         return sa.and_(c.minx <= maxx, c.maxx >= minx, c.miny <= maxy, c.maxy >= miny)
+
+    def layer_extent(self, name: str) -> tuple[float, float, float, float] | None:
+        """Return ``(min lon, min lat, max lon, max lat)`` of a layer, None if it has no geometry.
+
+        Raises
+        ------
+        KeyError
+            If there is no such layer.
+        """
+        layer_spec(name)
+        table = self._layers[name]
+        c = table.c
+        if self._backend == "postgresql":
+            # ST_Extent would use the boxes cached in the geometries, rounded outwards to single
+            # precision; these are the exact bounds, as on SQLite
+            geom = c.geom
+            query = sa.select(
+                sa.func.min(sa.func.ST_XMin(geom)),
+                sa.func.min(sa.func.ST_YMin(geom)),
+                sa.func.max(sa.func.ST_XMax(geom)),
+                sa.func.max(sa.func.ST_YMax(geom)),
+            )
+        else:
+            query = sa.select(
+                sa.func.min(c.minx), sa.func.min(c.miny), sa.func.max(c.maxx), sa.func.max(c.maxy)
+            )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).one()
+        if any(value is None for value in row):
+            return None
+        minx, miny, maxx, maxy = (float(value) for value in row)
+        return minx, miny, maxx, maxy
 
     def layer_counts(self) -> dict[str, int]:
         """Return the number of features of every layer (0 where none has been written)."""

@@ -12,16 +12,20 @@ from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geodata.errors import FieldError, InvalidGeometryError
 from geodata.huiji_schematic import (
+    JUNCTION_TOLERANCE_M,
+    MIN_ROAD_M,
     OUTPUT_FILES,
+    _node_lines,
     build_huiji_schematic,
     geojson_text,
     main,
@@ -29,6 +33,9 @@ from geodata.huiji_schematic import (
 
 METRIC = "EPSG:4547"
 STRICT_ROADS = ("文化路", "开元路", "迎宾路", "中州大道", "大河路", "天河路")
+#: The built-up core around 文化路, 花园路, 开元路 and 大河路, and the farmland of 古荥 (lon/lat).
+CORE_BOX = (113.638, 34.850, 113.690, 34.878)
+FARMLAND_BOX = (113.48, 34.86, 113.58, 34.96)
 
 
 @contextmanager
@@ -99,6 +106,15 @@ def _extent(geometry: shapely.Geometry) -> tuple[float, float]:
     return east - west, north - south
 
 
+def _vertices(geometry: shapely.Geometry) -> list[tuple[float, float]]:
+    """Return the vertices of a geometry, rounded to the 7 decimals the files keep."""
+    return [(x, y) for x, y in np.round(shapely.get_coordinates(geometry), 7).tolist()]
+
+
+def _metric_box(bounds: tuple[float, float, float, float]) -> shapely.Geometry:
+    return gpd.GeoSeries([box(*bounds)], crs=4326).to_crs(METRIC).iloc[0]
+
+
 def _bearing(line: shapely.Geometry) -> float:
     """Return the undirected bearing of a line's end-to-end chord, in degrees [0, 180)."""
     coords = shapely.get_coordinates(line)
@@ -152,15 +168,118 @@ def test_road_properties(roads: gpd.GeoDataFrame) -> None:
     unnamed = roads[roads["name_zh"].isna()]
     assert len(unnamed) > 20
     assert unnamed["name_en"].isna().all()
-    assert len(roads) <= 300
+    assert len(roads) <= 600
 
 
 def test_network_length(roads: gpd.GeoDataFrame) -> None:
     lengths = roads.to_crs(METRIC).length
-    assert lengths.sum() >= 60_000.0
+    assert 150_000.0 <= lengths.sum() <= 250_000.0
     unnamed = lengths[roads["name_zh"].isna()]
     # Unnamed streets are block-length, not long straight lines across the district.
     assert unnamed.max() < 3_000.0
+
+
+def test_no_road_is_shorter_than_30_m(roads: gpd.GeoDataFrame) -> None:
+    assert roads.to_crs(METRIC).length.min() >= MIN_ROAD_M
+
+
+def test_named_roads_are_one_feature_each(roads: gpd.GeoDataFrame) -> None:
+    assert roads["name_zh"].dropna().value_counts().max() == 1
+
+
+def test_network_is_one_connected_component(roads: gpd.GeoDataFrame) -> None:
+    # The graph of the network: its vertices (rounded to 1e-7 degrees), joined along each road.
+    index: dict[tuple[float, float], int] = {}
+    parent: list[int] = []
+
+    def node(xy: tuple[float, float]) -> int:
+        if xy not in index:
+            index[xy] = len(parent)
+            parent.append(len(parent))
+        return index[xy]
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for line in roads.geometry:
+        ids = [node(xy) for xy in _vertices(line)]
+        for a, b in itertools.pairwise(ids):
+            parent[root(a)] = root(b)
+    assert len({root(k) for k in range(len(parent))}) == 1
+
+
+def test_roads_meet_only_at_vertices_of_both(roads: gpd.GeoDataFrame) -> None:
+    lines = roads.geometry.to_numpy()
+    vertices = [set(_vertices(line)) for line in lines]
+    left, right = shapely.STRtree(lines).query(lines, predicate="intersects")
+    met: set[int] = set()
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        meeting = shapely.intersection(lines[i], lines[j])
+        assert meeting.geom_type in {"Point", "MultiPoint"}, (roads["id"][i], roads["id"][j])
+        for xy in _vertices(meeting):
+            assert xy in vertices[i], (roads["id"][i], roads["id"][j])
+            assert xy in vertices[j], (roads["id"][i], roads["id"][j])
+        met |= {i, j}
+    assert met == set(range(len(lines)))
+
+
+def test_every_road_ends_on_a_road_or_at_the_boundary(
+    roads: gpd.GeoDataFrame, boundary_m: shapely.Geometry
+) -> None:
+    lines = roads.geometry.to_numpy()
+    vertices = [set(_vertices(line)) for line in lines]
+    ends = roads.geometry.boundary.explode()
+    distances = gpd.GeoSeries(ends, crs=4326).to_crs(METRIC).distance(boundary_m.boundary)
+    for (k, end), distance in zip(ends.items(), distances, strict=True):
+        on_road = any(
+            _vertices(end)[0] in vertices[other] for other in range(len(lines)) if other != k
+        )
+        assert on_road or distance <= 25.5, (roads["id"][k], distance)
+
+
+def test_unnamed_streets_are_split_at_every_junction(roads: gpd.GeoDataFrame) -> None:
+    counts: dict[tuple[float, float], int] = {}
+    for line in roads.geometry:
+        for xy in set(_vertices(line)):
+            counts[xy] = counts.get(xy, 0) + 1
+    for line in roads.loc[roads["name_zh"].isna()].geometry:
+        inner = _vertices(line)[1:-1]
+        assert all(counts[xy] == 1 for xy in inner)
+
+
+def test_no_two_roads_run_alongside(roads: gpd.GeoDataFrame) -> None:
+    lines = roads.to_crs(METRIC).geometry.to_numpy()
+    left, right = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=1.0)
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i < j:
+            # Roads meeting at a junction share a metre or so; duplicates would share a stretch.
+            alongside = shapely.intersection(shapely.buffer(lines[i], 1.0), lines[j]).length
+            assert alongside < 10.0, (roads["id"][i], roads["id"][j], alongside)
+            assert shapely.intersection(lines[i], lines[j]).length == 0.0
+
+
+def test_built_up_core_has_city_blocks_and_farmland_stays_sparse(
+    roads: gpd.GeoDataFrame, boundary_m: shapely.Geometry
+) -> None:
+    network = roads.to_crs(METRIC).union_all()
+    inner = boundary_m.buffer(-25.0)
+    blocks = shapely.get_parts(inner.difference(network.buffer(0.5)))
+    core = _metric_box(CORE_BOX)
+    sizes = [
+        math.sqrt(block.area) for block in blocks if core.contains(block.representative_point())
+    ]
+    assert len(sizes) >= 50
+    assert 150.0 <= float(np.median(sizes)) <= 400.0
+
+    def density(area: shapely.Geometry) -> float:
+        return network.intersection(area).length / area.intersection(boundary_m).area
+
+    farmland = _metric_box(FARMLAND_BOX)
+    assert density(core) > 10 * density(farmland)
 
 
 def test_roads_lie_inside_the_boundary(roads: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> None:
@@ -367,3 +486,39 @@ def test_geojson_text_rounds_and_orients_polygons(
         assert round(y, 7) == y
     assert document["features"][1]["properties"] == {"id": "b", "name_zh": None}
     assert "区" in geojson_text(frame, name="t")
+
+
+_metres = st.floats(0.0, 1000.0)
+_segments = st.lists(
+    st.tuples(_metres, _metres, _metres, _metres).filter(
+        lambda s: math.hypot(s[2] - s[0], s[3] - s[1]) > 1.0
+    ),
+    min_size=2,
+    max_size=6,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(segments=_segments)
+def test_noding_puts_a_shared_vertex_at_every_crossing(
+    segments: list[tuple[float, float, float, float]],
+) -> None:
+    lines = [LineString([(x0, y0), (x1, y1)]) for x0, y0, x1, y1 in segments]
+    # Collinear overlaps are refused by the noder; they are not part of this property.
+    assume(all(a.intersection(b).length == 0.0 for a, b in itertools.combinations(lines, 2)))
+    noded = _node_lines(lines)
+    for (line, junctions), original in zip(noded, lines, strict=True):
+        assert line.hausdorff_distance(original) <= JUNCTION_TOLERANCE_M
+        assert all(0 <= k < len(line.coords) for k in junctions)
+    noded_lines = [line for line, _ in noded]
+    for a, b in itertools.combinations(noded_lines, 2):
+        meeting = shapely.get_coordinates(a.intersection(b)).tolist()
+        for xy in meeting:
+            assert tuple(xy) in set(a.coords)
+            assert tuple(xy) in set(b.coords)
+
+
+def test_noding_refuses_roads_that_overlap() -> None:
+    lines = [LineString([(0, 0), (100, 0)]), LineString([(50, 0), (150, 0)])]
+    with pytest.raises(InvalidGeometryError, match="overlap"):
+        _node_lines(lines)

@@ -1,0 +1,144 @@
+"""The dutygrid web service: :func:`create_app` builds it from :class:`~server.settings.Settings`.
+
+Run it with ``dutygrid serve``. The app opens its database when it starts (bringing the schema up
+to date) and closes it when it stops; every error becomes an ``application/problem+json`` answer
+(:mod:`server.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geodata.errors import FileTooLargeError
+from server import ogc
+from server.errors import PROBLEMS, add_exception_handlers, problem_response
+from server.ogc.sources import layer_sources
+from server.routes import ROUTERS
+from server.settings import Settings
+from server.storage import Store, database_url
+
+FORM_OVERHEAD: Final = 1 << 20
+"""Bytes an upload request may have beyond its file: the form fields and multipart boundaries."""
+
+UPLOAD_PATHS: Final = ("/imports",)
+
+
+class _BodyTooLargeError(Exception):
+    """A request body that grew past the limit while it was being received."""
+
+
+class UploadLimit:
+    """Refuse upload requests whose body is larger than the limit, before reading them whole.
+
+    A request that declares a larger ``Content-Length`` is answered at once; one that sends more
+    than it may without declaring it is cut off as soon as it passes the limit. Either way the
+    answer is a 413 problem.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.paths = paths
+
+    def _response(self) -> ASGIApp:
+        kind = PROBLEMS[FileTooLargeError]
+        limit = (self.max_bytes - FORM_OVERHEAD) / 1024**2
+        return problem_response(
+            kind.status,
+            kind.title,
+            f"the upload is larger than the limit of {limit:.1f} MiB per file",
+            slug=kind.slug,
+            error=FileTooLargeError.__name__,
+            field="file",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, refusing its body once it is larger than the limit."""
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].startswith(self.paths)
+        ):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._response()(scope, receive, send)
+            return
+        received = 0
+        cut_off = False
+        answered = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, cut_off
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    cut_off = True
+                    raise _BodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal answered
+            if not cut_off:
+                await send(message)
+                return
+            # the app answers the broken body with an error of its own: send the 413 instead
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                await self._response()(scope, receive, send)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLargeError:
+            if not answered:
+                answered = True
+                await self._response()(scope, receive, send)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Return the dutygrid service.
+
+    Parameters
+    ----------
+    settings
+        The database, limits and options of the service.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store.open(database_url(settings.database_url))
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title=settings.title,
+        summary="Unit grids, fixed posts, duty rosters and coverage maps for city management",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.feature_sources = layer_sources()
+    add_exception_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(ogc.router)
+    app.add_middleware(
+        UploadLimit,
+        max_bytes=settings.max_upload_bytes + FORM_OVERHEAD,
+        paths=UPLOAD_PATHS,
+    )
+    return app

@@ -1,0 +1,114 @@
+"""OGC API – Features: the features of a collection, paged by ``limit``/``offset``, and one feature.
+
+Paging follows OGC API – Features Part 1: ``limit`` defaults to the configured page size and is
+capped (not refused) at the maximum; a ``next`` link is given while features follow, a ``prev``
+link after the first page. ``numberMatched`` is given only where it costs nothing to know.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from server.dependencies import LayerReader, SettingsDep, StoreDep
+from server.errors import InvalidParameterError
+from server.ogc.geojson import GEOJSON, JSON, json_response, parse_bbox
+from server.ogc.landing import CRS84, FormatDep, SourcesDep, link, ogc_base
+from server.ogc.sources import find_source
+
+router = APIRouter()
+
+
+def _check_crs(value: str | None, name: str) -> None:
+    if value is not None and value.strip() not in (CRS84, "CRS84", "OGC:CRS84"):
+        raise InvalidParameterError(
+            f"{name} must be {CRS84}: this service answers in CRS84 longitude/latitude",
+            field=name,
+        )
+
+
+def _page_url(request: Request, *, limit: int, offset: int) -> str:
+    return str(request.url.include_query_params(limit=limit, offset=offset))
+
+
+@router.get("/collections/{collection_id}/items", summary="Features")
+def items(
+    collection_id: str,
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    sources: SourcesDep,
+    _reader: LayerReader,
+    _f: FormatDep,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="min lon,min lat,max lon,max lat (CRS84), e.g. 113.55,34.80,113.75,34.96"
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="features per page (capped at the maximum)")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="features to skip")] = 0,
+    datetime_: Annotated[
+        str | None,
+        Query(alias="datetime", description="an instant or interval; layers ignore it"),
+    ] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS84 only")] = None,
+    crs: Annotated[str | None, Query(description="CRS84 only")] = None,
+) -> Response:
+    """Return features of a collection as GeoJSON, within ``bbox``, a page at a time."""
+    source = find_source(sources, collection_id)
+    _check_crs(bbox_crs, "bbox-crs")
+    _check_crs(crs, "crs")
+    box = parse_bbox(bbox)
+    page_size = min(limit or settings.ogc_default_limit, settings.ogc_max_limit)
+    page = source.items(store, bbox=box, limit=page_size, offset=offset, datetime=datetime_)
+    base = ogc_base(request)
+    collection_href = f"{base}/collections/{quote(source.id, safe='')}"
+    links = [
+        link(_page_url(request, limit=page_size, offset=offset), "self", GEOJSON, "this page"),
+        link(collection_href, "collection", JSON, f"the collection {source.id}"),
+    ]
+    if page.more:
+        next_url = _page_url(request, limit=page_size, offset=offset + page_size)
+        links.append(link(next_url, "next", GEOJSON, "the next page"))
+    if offset > 0:
+        prev_url = _page_url(request, limit=page_size, offset=max(offset - page_size, 0))
+        links.append(link(prev_url, "prev", GEOJSON, "the previous page"))
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": page.features,
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "numberReturned": len(page.features),
+        "links": links,
+    }
+    if page.number_matched is not None:
+        body["numberMatched"] = page.number_matched
+    return json_response(body, media_type=GEOJSON)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id:path}", summary="Feature")
+def item(
+    collection_id: str,
+    feature_id: str,
+    request: Request,
+    store: StoreDep,
+    sources: SourcesDep,
+    _reader: LayerReader,
+    _f: FormatDep,
+) -> Response:
+    """Return one feature of a collection as a GeoJSON Feature."""
+    source = find_source(sources, collection_id)
+    feature = source.item(store, feature_id)
+    collection_href = f"{ogc_base(request)}/collections/{quote(source.id, safe='')}"
+    feature["links"] = [
+        link(f"{collection_href}/items/{quote(feature_id, safe='')}", "self", GEOJSON, "this"),
+        link(collection_href, "collection", JSON, f"the collection {source.id}"),
+    ]
+    return json_response(feature, media_type=GEOJSON)

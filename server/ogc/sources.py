@@ -1,0 +1,164 @@
+"""Where the features of an OGC API collection come from.
+
+A collection is a :class:`FeatureSource`. Today each stored layer is one (:class:`LayerSource`);
+the coverage of a duty slot will be another, chosen by the ``datetime`` parameter, added to the
+sources of the app (``app.state.feature_sources``) without changing the routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from geodata.layers import LAYERS, LayerSpec
+from server.errors import NotFound
+from server.ogc.geojson import Bounds, geojson_features
+from server.storage import Store
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection's features.
+
+    Attributes
+    ----------
+    features
+        GeoJSON Feature objects.
+    more
+        Whether features follow this page.
+    number_matched
+        How many features match in all, where that is cheap to know; else None.
+    """
+
+    features: list[dict[str, Any]]
+    more: bool
+    number_matched: int | None
+
+
+class FeatureSource(Protocol):
+    """The features of one collection, and what describes them."""
+
+    @property
+    def id(self) -> str:
+        """Return the collection id."""
+        ...
+
+    @property
+    def title(self) -> str:
+        """Return a human title."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Return a sentence about the collection."""
+        ...
+
+    @property
+    def spec(self) -> LayerSpec:
+        """Return the columns and geometry family of its features."""
+        ...
+
+    def extent(self, store: Store) -> Bounds | None:
+        """Return the lon/lat box of its features, None if they have no geometry."""
+        ...
+
+    def items(
+        self,
+        store: Store,
+        *,
+        bbox: Bounds | None,
+        limit: int,
+        offset: int,
+        datetime: str | None,
+    ) -> Page:
+        """Return a page of features, ordered by id."""
+        ...
+
+    def item(self, store: Store, feature_id: str) -> dict[str, Any]:
+        """Return one feature; raise :class:`~server.errors.NotFound` if there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """A stored layer as a collection (``datetime`` does not apply and is ignored)."""
+
+    spec: LayerSpec
+
+    @property
+    def id(self) -> str:
+        """Return the layer name."""
+        return self.spec.name
+
+    @property
+    def title(self) -> str:
+        """Return the layer title."""
+        return self.spec.title or self.spec.name
+
+    @property
+    def description(self) -> str:
+        """Return a sentence naming the layer's geometry and columns."""
+        columns = ", ".join(c.name for c in self.spec.columns)
+        return (
+            f"the {self.spec.name} layer ({self.spec.geometry.replace('_', ' ')} features): "
+            f"{columns}, and attrs from the source file"
+        )
+
+    def extent(self, store: Store) -> Bounds | None:
+        """Return the lon/lat box of the layer, None if it has no geometry."""
+        return store.layer_extent(self.spec.name)
+
+    def items(
+        self,
+        store: Store,
+        *,
+        bbox: Bounds | None,
+        limit: int,
+        offset: int,
+        datetime: str | None,
+    ) -> Page:
+        """Return a page of the layer; one feature more is read to tell whether others follow."""
+        frame = store.read_layer(self.spec.name, bbox=bbox, limit=limit + 1, offset=offset)
+        more = len(frame) > limit
+        features = geojson_features(frame.iloc[:limit], self.spec)
+        matched = None
+        if bbox is None:
+            # a write replaces a whole layer together with its provenance, so its count is exact
+            counts = {p.layer: p.feature_count for p in store.layer_provenance()}
+            matched = counts.get(self.spec.name, 0)
+        elif offset == 0 and not more:
+            matched = len(features)
+        return Page(features, more, matched)
+
+    def item(self, store: Store, feature_id: str) -> dict[str, Any]:
+        """Return the feature ``feature_id``."""
+        frame = store.read_layer(self.spec.name, ids=[feature_id])
+        if frame.empty:
+            raise NotFound(
+                f"the collection {self.spec.name!r} has no feature {feature_id!r}",
+                collection=self.spec.name,
+                feature=feature_id,
+            )
+        return geojson_features(frame, self.spec)[0]
+
+
+def layer_sources() -> dict[str, FeatureSource]:
+    """Return a collection for each layer of :data:`geodata.layers.LAYERS`, by id."""
+    return {name: LayerSource(spec) for name, spec in LAYERS.items()}
+
+
+def find_source(sources: dict[str, FeatureSource], collection_id: str) -> FeatureSource:
+    """Return the collection ``collection_id``.
+
+    Raises
+    ------
+    NotFound
+        If there is none; the message lists the collections there are.
+    """
+    try:
+        return sources[collection_id]
+    except KeyError:
+        raise NotFound(
+            f"no collection {collection_id!r}; collections are: {', '.join(sources)}",
+            collection=collection_id,
+        ) from None
