@@ -11,7 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -103,6 +107,30 @@ class UploadLimit:
                 await self._response()(scope, receive, send)
 
 
+def add_offline_docs(app: FastAPI) -> None:
+    """Serve the API docs (Swagger UI) from the installed ``swagger-ui-bundle`` package.
+
+    FastAPI's default docs page loads Swagger UI from a CDN, which a government intranet cannot
+    reach; this page makes no request outside the service.
+    """
+    app.mount(
+        "/static/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """Show the API documentation (Swagger UI), served without the internet."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Return the dutygrid service.
 
@@ -126,12 +154,13 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Unit grids, fixed posts, duty rosters and coverage maps for city management",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from installed assets: bureau intranets have no internet
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
     app.state.feature_sources = layer_sources()
+    add_offline_docs(app)
     add_exception_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -291,3 +291,11 @@ def test_the_root_links_the_documents(service: Service) -> None:
     links = {link["rel"]: link["href"] for link in service.client.get("/").json()["links"]}
     assert links["service-doc"].endswith("/docs")
     assert links["ogc-api-features"].endswith("/ogc")
+
+
+def test_docs_page_makes_no_request_outside_the_service(tmp_path: Path) -> None:
+    app = create_app(Settings.model_validate({"database_url": str(tmp_path / "d.sqlite")}))
+    with TestClient(app) as client:
+        page = client.get("/docs").text
+        assert "//" not in page.replace("http://testserver", "")
+        assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200

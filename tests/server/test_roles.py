@@ -32,7 +32,6 @@ ADMINS = frozenset({Role.ADMIN})
 PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
