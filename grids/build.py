@@ -26,13 +26,12 @@ from grids.responsibility import (
     responsibility_grids,
     seeds_from_territories,
 )
-from grids.road_grid import road_grid_table, workload_by_grid
+from grids.road_grid import WORKLOAD_WEIGHTS, road_grid_table, workload_by_grid
 from grids.topology import TopologyReport, topology_report
 from grids.unit_grids import unit_grids_from_roads
 
 GridMode = Literal["roads", "square", "hex"]
 SquadMode = Literal["balanced", "territory"]
-DEFAULT_WEIGHTS: dict[str, float] = {"strict": 3.0, "controlled": 2.0, "regulated": 1.0}
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,8 @@ def build_grids(
     county_code
         The 6-digit county code; by default the boundary's ``code``.
     weights
-        Workload weight of a road metre by level (defaults: strict 3, controlled 2, regulated 1).
+        Workload weight of a road metre by level; by default
+        :data:`grids.road_grid.WORKLOAD_WEIGHTS` (strict 3, controlled 2, regulated 1).
     squad_mode
         ``balanced``: contiguous territories of about equal workload grown from the squads'
         drawn territories, with zones a squad owns (the river bank) fixed to it;
@@ -173,7 +173,7 @@ def build_grids(
             metric_crs=metric,
         )
     table = road_grid_table(roads, grids, metric_crs=metric)
-    workload = workload_by_grid(table, weights or DEFAULT_WEIGHTS).reindex(
+    workload = workload_by_grid(table, weights or WORKLOAD_WEIGHTS).reindex(
         grids["code"], fill_value=0.0
     )
     squads = optional["squads"]

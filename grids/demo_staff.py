@@ -20,6 +20,8 @@ __all__ = ["DEMO_LEADER_COUNT", "huiji_demo_staff"]
 DEMO_LEADER_COUNT = 7
 """Duty leaders district-wide: one on 24-hour duty a day, then a day off, leaves a weekly margin."""
 DEMO_LEADER_PREFIX = "HJ-LD"
+SIZING_UTILISATION = 0.85
+"""Share of contract hours a squad sized from its demand is expected to spend on duty."""
 WOMEN_SQUAD_ID = "HJ-S-NZ"
 FULL_DEPLOYMENT_SQUAD_ID = "HJ-S-YH"
 
@@ -63,7 +65,8 @@ def _size(
     low, high = bounds
     if hours is None or squad not in hours:
         return rng.randint(low, high)
-    return min(high, max(low, math.ceil(hours[squad] / DEFAULT_CONTRACT_HOURS)))
+    # a staff covers its hours with a margin for rest days, night rules and travel
+    return max(low, math.ceil(hours[squad] / (DEFAULT_CONTRACT_HOURS * SIZING_UTILISATION)))
 
 
 def huiji_demo_staff(
@@ -90,8 +93,9 @@ def huiji_demo_staff(
     officer_hours, assistant_hours
         Person-hours a week each squad needs of officers and of assistants (e.g. the ``officer``
         and ``any`` hours of :func:`grids.demand.demand_summary`, summed over the week): a squad
-        listed gets as many people as cover them at 40 hours a week, within the ranges above;
-        other squads get a random size in the range.
+        listed gets as many people as cover them at 40 hours a week with a margin
+        (:data:`SIZING_UTILISATION`), at least the lower end of the ranges above; other squads
+        get a random size in the range (a headcount that falls short of a full week's demand).
 
     Returns
     -------

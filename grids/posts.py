@@ -21,11 +21,9 @@ Point posts are fixed points (guidance points, school gates, markets) with a rad
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -34,11 +32,14 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from geodata.crs import projected_crs_for, to_metric, to_storage_crs
+from geodata.crs import metric_crs_of, to_storage_crs
 from geodata.errors import FieldError, InvalidGeometryError
 from geodata.layers import STORAGE_CRS, layer_spec
 from geodata.roads import LEVELS
 from geodata.validate import check_unique_ids
+from grids._arrays import FloatArray, GeometryArray, IndexArray, ragged_positions
+from grids._frames import layer_frame, metric_geometries, with_geometry
+from grids._streets import Part, Roads, segment_posts
 from grids.road_grid import line_polygon_lengths
 
 __all__ = ["POST_COLUMNS", "PostPolicy", "all_posts", "point_posts", "posts_from_roads"]
@@ -47,11 +48,6 @@ POST_COLUMNS = [*layer_spec("posts").column_names, "geometry"]
 
 # A post runs through a unit grid when at least this many metres of it are inside.
 _MIN_GRID_RUN_M = 1.0
-# Positions along a chain this close are the same place (rounding of the metric lengths).
-_SAME_PLACE_M = 1e-6
-
-Indices = NDArray[np.intp]
-Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -96,35 +92,6 @@ class PostPolicy:
             raise ValueError("point_radius_m must be a positive number")
 
 
-class _Roads(NamedTuple):
-    """Roads sorted by id, with their coordinates in EPSG:4326 and in metres."""
-
-    ids: NDArray[np.str_]
-    names: NDArray[np.object_]
-    levels: NDArray[np.str_]
-    street: Indices
-    """The street of each road: one per (name, level), one per level for unnamed roads."""
-    lonlat: Floats
-    metric: Floats
-    first: Indices
-    size: Indices
-    along: Floats
-    """Distance along its road of each coordinate, in metres."""
-    length: Floats
-    lines: NDArray[np.object_]
-    """The roads in the metric CRS."""
-    crs: pyproj.CRS
-
-
-class _Chain(NamedTuple):
-    """Roads that run on one into the next: each road's index, direction and start along it."""
-
-    roads: Indices
-    forward: NDArray[np.bool_]
-    offset: Floats
-    length: float
-
-
 def _text_values(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
     """Return a column's values with None where missing (all None if there is no such column)."""
     if column not in frame.columns:
@@ -135,7 +102,7 @@ def _text_values(frame: pd.DataFrame, column: str) -> NDArray[np.object_]:
 
 def _checked_roads(
     roads: gpd.GeoDataFrame, policy: PostPolicy, metric_crs: pyproj.CRS | None
-) -> _Roads:
+) -> Roads:
     for column in ("id", "level"):
         if column not in roads.columns:
             raise FieldError(f"the roads have no {column!r} column", field=column)
@@ -166,7 +133,7 @@ def _checked_roads(
     street = np.asarray(pd.factorize(keys)[0], dtype=np.intp)
     geoms = geoms[order]
     lonlat, owner = shapely.get_coordinates(geoms, return_index=True)
-    crs = metric_crs or _metric_crs(geoms)
+    crs = metric_crs or metric_crs_of(roads)
     x, y = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True).transform(
         lonlat[:, 0], lonlat[:, 1]
     )
@@ -177,7 +144,7 @@ def _checked_roads(
     steps = np.hypot(*np.diff(metric, axis=0).T)
     steps = np.concatenate([[0.0], np.where(owner[1:] == owner[:-1], steps, 0.0)])
     along = pd.Series(steps).groupby(owner).cumsum().to_numpy()
-    return _Roads(
+    return Roads(
         ids=ids[order],
         names=names,
         levels=levels,
@@ -193,269 +160,7 @@ def _checked_roads(
     )
 
 
-def _metric_crs(geoms: NDArray[np.object_]) -> pyproj.CRS:
-    min_x, min_y, max_x, max_y = (float(v) for v in shapely.total_bounds(geoms))
-    return projected_crs_for((min_x, min_y, max_x, max_y))
-
-
-def _chains(roads: _Roads) -> list[_Chain]:
-    """Join the roads of each street into chains through the nodes where just two of them meet.
-
-    Chains are oriented the same way whatever order the roads come in: an open chain starts at
-    the end whose road has the smaller id; a ring starts at its smallest road, in its direction.
-    """
-    street = roads.street
-    count = len(street)
-    ends = np.concatenate([roads.lonlat[roads.first], roads.lonlat[roads.first + roads.size - 1]])
-    _, node = np.unique(ends, axis=0, return_inverse=True)
-    node = node.ravel()
-    # incidence i is the start (i < count) or the end of road i % count
-    key = np.concatenate([street, street]).astype(np.int64) * (node.max(initial=0) + 1) + node
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    group_start = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-    group_size = np.diff(np.r_[np.flatnonzero(group_start), len(key)])
-    degree = np.repeat(group_size, group_size)
-    partner = np.full(2 * count, -1, dtype=np.intp)
-    pairs = np.flatnonzero(group_start & (degree == 2))
-    partner[order[pairs]] = order[pairs + 1]
-    partner[order[pairs + 1]] = order[pairs]
-    length = roads.length
-    visited = length <= 0
-    chains = []
-    for seed in range(count):
-        if visited[seed]:
-            continue
-        visited[seed] = True
-        ahead: list[tuple[int, bool]] = []
-        behind: list[tuple[int, bool]] = []
-        ring = False
-        leaving = seed + count
-        while (joined := int(partner[leaving])) >= 0:
-            road, at_start = joined % count, joined < count
-            ring = road == seed
-            if visited[road]:
-                break
-            visited[road] = True
-            ahead.append((road, at_start))
-            leaving = road + count if at_start else road
-        leaving = seed
-        while not ring and (joined := int(partner[leaving])) >= 0:
-            road, at_start = joined % count, joined < count
-            if visited[road]:
-                break
-            visited[road] = True
-            behind.append((road, not at_start))
-            leaving = road + count if at_start else road
-        members = [*reversed(behind), (seed, True), *ahead]
-        chains.append(_oriented(members, ring=ring, length=length))
-    return chains
-
-
-def _oriented(members: list[tuple[int, bool]], *, ring: bool, length: Floats) -> _Chain:
-    """Return the chain of ``members``, turned and started where :func:`_chains` says."""
-    reverse = [(road, not forward) for road, forward in reversed(members)]
-    if ring:
-        if not members[int(np.argmin([r for r, _ in members]))][1]:
-            members = reverse
-        start = int(np.argmin([r for r, _ in members]))
-        members = members[start:] + members[:start]
-    elif members[0][0] > members[-1][0]:
-        members = reverse
-    road_ids = np.array([r for r, _ in members], dtype=np.intp)
-    # road k of the chain runs from joint k to joint k + 1, exactly these numbers
-    joints = np.concatenate([[0.0], np.cumsum(length[road_ids])])
-    return _Chain(
-        road_ids, np.array([f for _, f in members], dtype=bool), joints[:-1], float(joints[-1])
-    )
-
-
-def _meeting_points(
-    lines: NDArray[np.object_], road: Indices, others: NDArray[np.object_]
-) -> tuple[Indices, Floats]:
-    """Return where each road ``lines[road]`` meets the matching ``others``: road, metres along."""
-    met, owner = shapely.get_parts(shapely.intersection(lines[road], others), return_index=True)
-    kind = np.where(shapely.is_empty(met), -1, shapely.get_type_id(met))
-    points, stretches = kind == 0, kind == 1
-    found = np.concatenate(
-        [met[points], shapely.get_point(met[stretches], 0), shapely.get_point(met[stretches], -1)]
-    )
-    owner = road[np.concatenate([owner[points], owner[stretches], owner[stretches]])]
-    return owner, shapely.line_locate_point(lines[owner], found)
-
-
-def _crossings(roads: _Roads, cuttable: NDArray[np.bool_]) -> tuple[Indices, Floats]:
-    """Return where the roads of streets with a post length meet roads of other streets."""
-    subject = np.flatnonzero(cuttable)
-    found, other = shapely.STRtree(roads.lines).query(roads.lines[subject], predicate="intersects")
-    found = subject[found]
-    different = roads.street[found] != roads.street[other]
-    return _meeting_points(roads.lines, found[different], roads.lines[other[different]])
-
-
-def _grid_edges(
-    roads: _Roads, grids: NDArray[np.object_], cuttable: NDArray[np.bool_]
-) -> tuple[Indices, Floats]:
-    """Return where the roads of streets with a post length meet unit grid edges."""
-    subject = np.flatnonzero(cuttable)
-    edges = shapely.boundary(grids)
-    found, edge = shapely.STRtree(edges).query(roads.lines[subject], predicate="intersects")
-    return _meeting_points(roads.lines, subject[found], edges[edge])
-
-
-def _merge_short(bounds: list[float], min_length: float) -> list[float]:
-    """Drop cuts until no piece is shorter than ``min_length``, or one piece is left.
-
-    The shortest piece goes first, into the shorter of its neighbours.
-    """
-    while len(bounds) > 2:
-        sizes = np.diff(bounds)
-        shortest = int(np.argmin(sizes))
-        if sizes[shortest] >= min_length:
-            break
-        if shortest == 0:
-            drop = 1
-        elif shortest == len(sizes) - 1 or sizes[shortest - 1] <= sizes[shortest + 1]:
-            drop = shortest
-        else:
-            drop = shortest + 1
-        del bounds[drop]
-    return bounds
-
-
-def _section_cuts(
-    start: float, end: float, target: float, policy: PostPolicy, places: Floats
-) -> list[float]:
-    """Cut ``[start, end]`` into equal posts, sliding the cuts to nearby ``places`` where sensible.
-
-    A cut slides at most ``snap_fraction`` of a post's length, and only so far that no post gets
-    shorter than the minimum or longer than the target.
-    """
-    span = end - start
-    count = max(1, math.ceil(span / target - 1e-9))
-    if count > 1 and span / count < policy.min_length_m:
-        count = max(1, math.floor(span / policy.min_length_m + 1e-9))
-    piece = span / count
-    longest, shortest = max(target, piece), min(policy.min_length_m, piece)
-    window = policy.snap_fraction * piece
-    plain = [start + i * piece for i in range(1, count)]
-    cuts: list[float] = []
-    for i, planned in enumerate(plain):
-        previous = cuts[-1] if cuts else start
-        following = plain[i + 1] if i + 1 < len(plain) else end
-        low = max(planned - window, previous + shortest, following - longest)
-        high = min(planned + window, following - shortest, previous + longest)
-        near = places[(places >= low) & (places <= high)]
-        cuts.append(float(near[np.argmin(np.abs(near - planned))]) if len(near) else planned)
-    return cuts
-
-
-def _chain_bounds(
-    chain: _Chain, target: float | None, policy: PostPolicy, crossings: Floats, edges: Floats
-) -> list[float]:
-    """Return the positions along a chain where its posts start and end."""
-    if target is None:
-        return [0.0, chain.length]
-    crossings = crossings[(crossings > _SAME_PLACE_M) & (crossings < chain.length - _SAME_PLACE_M)]
-    hard = list(crossings) if policy.cut_at_intersections else []
-    sections = _merge_short([0.0, *hard, chain.length], policy.min_length_m)
-    places = np.unique(np.concatenate([crossings, edges]))
-    bounds = [0.0]
-    for start, end in itertools.pairwise(sections):
-        bounds += [*_section_cuts(start, end, target, policy, places), end]
-    return bounds
-
-
-class _Arrangement(NamedTuple):
-    """Where each road lies in its chain: the chain, its start and stop along it, its direction."""
-
-    chain: Indices
-    offset: Floats
-    stop: Floats
-    forward: NDArray[np.bool_]
-
-
-def _by_chain(
-    found: tuple[Indices, Floats], roads: _Roads, arranged: _Arrangement, chains: int
-) -> list[Floats]:
-    """Turn (road, metres along it) into the sorted positions along each chain.
-
-    A position within rounding of a road's end is put exactly where that end is in the chain.
-    """
-    road, along = found
-    forward, offset, stop = arranged.forward[road], arranged.offset[road], arranged.stop[road]
-    position = np.where(forward, offset + along, stop - along)
-    at_start, at_end = along <= _SAME_PLACE_M, along >= roads.length[road] - _SAME_PLACE_M
-    position = np.where(at_start, np.where(forward, offset, stop), position)
-    position = np.where(at_end, np.where(forward, stop, offset), position)
-    chain = arranged.chain[road]
-    order = np.lexsort((position, chain))
-    chain, position = chain[order], position[order]
-    edges = np.searchsorted(chain, np.arange(chains + 1))
-    return [position[edges[c] : edges[c + 1]] for c in range(chains)]
-
-
-# a piece of a post: road, from and to along the road (in its own direction), forwards or not
-_Part = tuple[int, float, float, bool]
-
-
-def _chain_posts(chain: _Chain, bounds: list[float], length: Floats) -> list[list[_Part]]:
-    """Return the road pieces of each post of a chain, given where the posts start and end."""
-    posts = []
-    stops = np.append(chain.offset[1:], chain.length)
-    first = 0
-    for start, end in itertools.pairwise(bounds):
-        while first < len(stops) and stops[first] <= start:
-            first += 1
-        parts = []
-        k = first
-        while k < len(stops) and chain.offset[k] < end:
-            road, offset, size = int(chain.roads[k]), chain.offset[k], float(length[chain.roads[k]])
-            # exactly 0 and the road's length where the post takes the road from or to its end
-            low = 0.0 if start <= offset else min(start - offset, size)
-            high = size if end >= stops[k] else min(end - offset, size)
-            if high > low:
-                forward = bool(chain.forward[k])
-                parts.append(
-                    (road, low, high, True) if forward else (road, size - high, size - low, False)
-                )
-            k += 1
-        if parts:
-            posts.append(parts)
-    return posts
-
-
-def _segment_posts(
-    roads: _Roads, policy: PostPolicy, grids: NDArray[np.object_] | None
-) -> list[list[_Part]]:
-    """Return the posts of the roads, each as its road pieces."""
-    chains = _chains(roads)
-    targets = [policy.length_by_level[roads.levels[chain.roads[0]]] for chain in chains]
-    count = len(roads.length)
-    arranged = _Arrangement(
-        np.zeros(count, dtype=np.intp), np.zeros(count), np.zeros(count), np.ones(count, dtype=bool)
-    )
-    cuttable = np.zeros(len(roads.length), dtype=bool)
-    for number, (chain, target) in enumerate(zip(chains, targets, strict=True)):
-        arranged.chain[chain.roads] = number
-        arranged.offset[chain.roads] = chain.offset
-        arranged.stop[chain.roads] = np.append(chain.offset[1:], chain.length)
-        arranged.forward[chain.roads] = chain.forward
-        cuttable[chain.roads] = target is not None
-    crossings = _by_chain(_crossings(roads, cuttable), roads, arranged, len(chains))
-    edges = [np.empty(0)] * len(chains)
-    if grids is not None and policy.cut_at_grid_boundaries and len(grids):
-        edges = _by_chain(_grid_edges(roads, grids, cuttable), roads, arranged, len(chains))
-    posts = []
-    for chain, target, crossing, edge in zip(chains, targets, crossings, edges, strict=True):
-        bounds = _chain_bounds(chain, target, policy, crossing, edge)
-        posts += _chain_posts(chain, bounds, roads.length)
-    return posts
-
-
-def _post_lines(
-    roads: _Roads, posts: list[list[_Part]]
-) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+def _post_lines(roads: Roads, posts: list[list[Part]]) -> tuple[GeometryArray, GeometryArray]:
     """Return the posts' lines, in lon/lat and in the metric CRS.
 
     Each road piece is its start point, the road's vertices in between and its end point; a cut
@@ -477,7 +182,7 @@ def _post_lines(
     key = np.repeat(base, roads.size) + roads.along
     last = roads.first + roads.size - 1
 
-    def located(at: Floats) -> tuple[Floats, Floats]:
+    def located(at: FloatArray) -> tuple[FloatArray, FloatArray]:
         vertex = np.clip(
             np.searchsorted(key, base[road] + at, side="right") - 1,
             roads.first[road],
@@ -497,7 +202,7 @@ def _post_lines(
     inner_first = np.searchsorted(key, base[road] + low, side="right")
     inner_end = np.searchsorted(key, base[road] + high, side="left")
     count = 2 + np.maximum(inner_end - inner_first, 0)
-    row, j = _ragged(count)
+    row, j = ragged_positions(count)
     # the j-th point of a piece, in the post's direction
     along_road = np.where(forward[row], j, count[row] - 1 - j)
     vertex = np.clip(inner_first[row] + along_road - 1, 0, len(key) - 1)
@@ -515,13 +220,7 @@ def _post_lines(
     )
 
 
-def _ragged(counts: Indices) -> tuple[Indices, Indices]:
-    """Return, for groups of ``counts`` items laid end to end, each item's group and rank in it."""
-    group = np.repeat(np.arange(len(counts)), counts)
-    return group, np.arange(int(counts.sum())) - (np.cumsum(counts) - counts)[group]
-
-
-def _post_ids(roads: _Roads, posts: list[list[_Part]]) -> list[str]:
+def _post_ids(roads: Roads, posts: list[list[Part]]) -> list[str]:
     """Return ``P-<road id>-<k>``: k numbers the post starts on a road along its direction."""
     start_road = np.array([parts[0][0] for parts in posts], dtype=np.intp)
     start_at = np.array(
@@ -536,7 +235,7 @@ def _post_ids(roads: _Roads, posts: list[list[_Part]]) -> list[str]:
 
 
 def _longest_owner(
-    line: Indices, owner: NDArray[np.object_], length: Floats, count: int
+    line: IndexArray, owner: NDArray[np.object_], length: FloatArray, count: int
 ) -> list[str | None]:
     """Return, for each of ``count`` lines, the owner of its longest share (ties: smallest)."""
     result: list[str | None] = [None] * count
@@ -557,7 +256,7 @@ def _longest_owner(
 
 
 def _grids_and_squads(
-    lines: NDArray[np.object_],
+    lines: GeometryArray,
     unit_grids: gpd.GeoDataFrame | None,
     squads: gpd.GeoDataFrame | None,
     crs: pyproj.CRS,
@@ -572,7 +271,7 @@ def _grids_and_squads(
     if unit_grids is not None and len(unit_grids):
         if "code" not in unit_grids.columns:
             raise FieldError("the unit grids have no 'code' column", field="code")
-        found = line_polygon_lengths(lines, _metric_geoms(unit_grids, crs))
+        found = line_polygon_lengths(lines, metric_geometries(unit_grids, crs))
         runs = pd.DataFrame(
             {
                 "line": found.line,
@@ -590,8 +289,8 @@ def _grids_and_squads(
         grid_squads = _text_values(unit_grids, "squad_id")[found.polygon]
         squad_of = _longest_owner(found.line, grid_squads, found.length, len(lines))
     if squads is not None and len(squads) and None in squad_of:
-        drawn = squads[squads.geometry.notna() & ~squads.geometry.is_empty]
-        found = line_polygon_lengths(lines, _metric_geoms(drawn, crs))
+        drawn = with_geometry(squads)
+        found = line_polygon_lengths(lines, metric_geometries(drawn, crs))
         owners = drawn["id"].astype(str).to_numpy(dtype=object)[found.polygon]
         by_territory = _longest_owner(found.line, owners, found.length, len(lines))
         squad_of = [
@@ -599,25 +298,6 @@ def _grids_and_squads(
             for grid, territory in zip(squad_of, by_territory, strict=True)
         ]
     return codes, squad_of
-
-
-def _metric_geoms(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> NDArray[np.object_]:
-    return np.asarray(to_metric(frame, crs).geometry.array, dtype=object)
-
-
-def _posts_frame(columns: dict[str, Any], geometry: NDArray[np.object_]) -> gpd.GeoDataFrame:
-    """Build the posts layer from its columns, in the layer's dtypes, sorted by id."""
-    count = len(geometry)
-    data: dict[str, Any] = {"id": pd.array(columns["id"], dtype="str")}
-    for column in layer_spec("posts").columns:
-        values = columns.get(column.name, [None] * count)
-        if column.kind == "real":
-            data[column.name] = np.array([np.nan if v is None else v for v in values], float)
-        else:
-            data[column.name] = pd.array(values, dtype="str")
-    data["attrs"] = pd.Series(columns.get("attrs", [{}] * count), dtype=object)
-    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS))
-    return frame.sort_values("id", kind="stable", ignore_index=True)
 
 
 def posts_from_roads(
@@ -666,17 +346,18 @@ def posts_from_roads(
     """
     policy = policy or PostPolicy()
     if not len(roads):
-        return _posts_frame({"id": []}, np.empty(0, dtype=object))
+        return layer_frame("posts", {"id": []}, np.empty(0, dtype=object))
     checked = _checked_roads(roads, policy, metric_crs)
     grids = None
     if unit_grids is not None and len(unit_grids):
-        grids = _metric_geoms(unit_grids, checked.crs)
-    posts = _segment_posts(checked, policy, grids)
+        grids = metric_geometries(unit_grids, checked.crs)
+    posts = segment_posts(checked, policy, grids)
     lonlat, metric = _post_lines(checked, posts)
     codes, squad_of = _grids_and_squads(metric, unit_grids, squads, checked.crs)
     first = [parts[0] for parts in posts]
     last = [parts[-1] for parts in posts]
-    return _posts_frame(
+    return layer_frame(
+        "posts",
         {
             "id": _post_ids(checked, posts),
             "kind": ["segment"] * len(posts),
@@ -700,7 +381,7 @@ def posts_from_roads(
 
 
 def _point_owner(
-    points: NDArray[np.object_], areas: gpd.GeoDataFrame, names: NDArray[np.object_]
+    points: GeometryArray, areas: gpd.GeoDataFrame, names: NDArray[np.object_]
 ) -> NDArray[np.object_]:
     """Return the name of the area each point lies in (the smallest name if several), or None."""
     found, area = shapely.STRtree(np.asarray(areas.geometry.array, dtype=object)).query(
@@ -757,7 +438,7 @@ def point_posts(
     if "id" not in points.columns:
         raise FieldError("the points have no 'id' column", field="id")
     if not len(points):
-        return _posts_frame({"id": []}, np.empty(0, dtype=object))
+        return layer_frame("posts", {"id": []}, np.empty(0, dtype=object))
     points = to_storage_crs(points)
     check_unique_ids(points["id"].astype(object), file=kind_label, field="id")
     geoms = np.asarray(points.geometry.array, dtype=object)
@@ -798,12 +479,13 @@ def point_posts(
         )
         squad_of = np.array([by_code.get(code) for code in codes], dtype=object)
     if squads is not None and len(squads) and pd.isna(squad_of).any():
-        drawn = to_storage_crs(squads[squads.geometry.notna() & ~squads.geometry.is_empty])
+        drawn = to_storage_crs(with_geometry(squads))
         in_squad = _point_owner(geoms, drawn, _text_values(drawn, "id"))
         squad_of = np.where(pd.isna(squad_of), in_squad, squad_of)
     ids = points["id"].astype(str).to_numpy()
     names = {column: _text_values(points, column) for column in ("name_zh", "name_en")}
-    return _posts_frame(
+    return layer_frame(
+        "posts",
         {
             "id": [f"P-{point_id}" for point_id in ids],
             "kind": ["point"] * len(ids),

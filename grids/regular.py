@@ -22,20 +22,19 @@ import numpy as np
 import pyproj
 import shapely
 
+from grids._arrays import GeometryArray, IndexArray
+from grids._frames import working_crs
 from grids.codes import check_county_code
 from grids.errors import GridBuildError
 from grids.unit_grids import (
     MERGE_BELOW,
     SLIVER_WIDTH,
     SPLIT_ABOVE,
-    GeometryArray,
-    IndexArray,
     admin_areas,
     check_target_area,
     faces_of,
     group_ids,
     merge_labels,
-    metric_crs_for,
     shared_boundaries,
     union_by_label,
     unit_grid_frame,
@@ -144,7 +143,7 @@ def regular_unit_grids(
         )
     check_county_code(county_code)
     cell_area = check_target_area(cell_area_m2, "cell_area_m2")
-    crs = metric_crs or metric_crs_for(boundary)
+    crs = working_crs(boundary, metric_crs)
     admin = admin_areas(boundary, subdistricts, communities, crs)
     admin.check_codes(county_code)
 

@@ -11,27 +11,38 @@ the district's edge). This matters for unit grids built from the road network, w
 the roads: taken literally, a road on the edge between two grids lies in both, or, after a round
 trip through longitude/latitude, in one of them or neither as rounding has it.
 
-Most unit grids are convex (squares, hexagons); for them the lengths are computed directly from the
-coordinates, by clipping each segment of the line against the polygon's edges, which is many
-times faster than building the intersections. Other polygons go through GEOS.
+Square and hexagonal unit grids are convex; for them the lengths are computed directly from the
+coordinates, by clipping each segment of the line against the polygon's edges
+(:mod:`grids._clip`), which is many times faster than building the intersections. Other polygons
+go through GEOS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from numpy.typing import NDArray
 
 from geodata.crs import to_metric
 from geodata.errors import FieldError
 from geodata.roads import LEVELS
+from grids._arrays import FloatArray, GeometryArray, IndexArray
+from grids._clip import (
+    OTHER,
+    Pieces,
+    Segments,
+    Stretches,
+    classify_polygons,
+    clipped_pieces,
+    concat_pieces,
+    segments_of,
+)
 
 __all__ = [
     "EDGE_TOLERANCE_M",
@@ -63,18 +74,9 @@ WORKLOAD_WEIGHTS: Mapping[str, float] = MappingProxyType(
 # Lines with more segments than this go through GEOS: clipping them segment by segment against
 # every grid they cross would cost more than intersecting them once.
 _MAX_CLIPPED_SEGMENTS = 64
-# Relative size below which the turn at a polygon vertex counts as straight (collinear vertices).
-_COLLINEAR = 1e-12
-_BOX, _CONVEX, _OTHER = 0, 1, 2
-# Ends of a stretch along an edge are this many tolerances from it at most (rounding included).
-_END_REACH = 1.5
 # A stretch near an edge runs along it if it is longer than this many tolerances: a line crossing
 # the edge at more than 30° keeps within the tolerance of it for less.
 _ALONG_LENGTH = 4.0
-
-Indices = NDArray[np.intp]
-Floats = NDArray[np.float64]
-Geometries = NDArray[np.object_]
 
 
 class LineOverlaps(NamedTuple):
@@ -92,52 +94,24 @@ class LineOverlaps(NamedTuple):
         Where along the line it first enters the polygon.
     """
 
-    line: Indices
-    polygon: Indices
-    length: Floats
-    entry: Floats
+    line: IndexArray
+    polygon: IndexArray
+    length: FloatArray
+    entry: FloatArray
 
 
-class _Pieces(NamedTuple):
-    """Pieces of line parts inside polygons, possibly several per (part, polygon).
-
-    ``start`` and ``end`` are where the piece is along its part; ``length`` is its length.
-    """
-
-    part: Indices
-    polygon: Indices
-    length: Floats
-    start: Floats
-    end: Floats
+def _no_stretches() -> Stretches:
+    return Stretches(np.empty(0, np.intp), np.empty(0), np.empty(0))
 
 
-class _Stretches(NamedTuple):
-    """Stretches of line parts found to run along a polygon edge, from and to along the part."""
-
-    part: Indices
-    start: Floats
-    end: Floats
-
-
-def _no_stretches() -> _Stretches:
-    return _Stretches(np.empty(0, np.intp), np.empty(0), np.empty(0))
-
-
-def _distinct(indices: Indices, size: int) -> Indices:
+def _distinct(indices: IndexArray, size: int) -> IndexArray:
     """Return the distinct values of ``indices`` (all in ``range(size)``), sorted."""
     seen = np.zeros(size, dtype=bool)
     seen[indices] = True
     return np.flatnonzero(seen)
 
 
-def _ragged_positions(counts: Indices) -> tuple[Indices, Indices]:
-    """Return, for groups of ``counts`` items laid end to end, each item's group and rank in it."""
-    group = np.repeat(np.arange(len(counts)), counts)
-    starts = np.cumsum(counts) - counts
-    return group, np.arange(int(counts.sum())) - starts[group]
-
-
-def _line_parts(lines: Geometries) -> tuple[Geometries, Indices, Floats]:
+def _line_parts(lines: GeometryArray) -> tuple[GeometryArray, IndexArray, FloatArray]:
     """Return the LineString parts of the lines, the line of each, and where each part starts.
 
     Points, polygons and missing geometries have no parts. The start of a part is the length of
@@ -157,257 +131,13 @@ def _line_parts(lines: Geometries) -> tuple[Geometries, Indices, Floats]:
     return parts, part_line, before - line_start
 
 
-class _Segments(NamedTuple):
-    """The parts' coordinates; per part its first coordinate and number of segments."""
-
-    coords: Floats
-    first: Indices
-    segments: Indices
-    along: Floats
-    """Distance along its part of each coordinate."""
-    part: Indices
-    """The part of each coordinate."""
-
-
-def _segments_of(parts: Geometries) -> _Segments:
-    coords, part = shapely.get_coordinates(parts, return_index=True)
-    coord_count = np.bincount(part, minlength=len(parts))
-    first = np.cumsum(coord_count) - coord_count
-    steps = np.append(np.hypot(*np.diff(coords, axis=0).T), 0.0) if len(coords) else coords[:, 0]
-    walked = np.cumsum(steps) - steps
-    along = walked - walked[first][part]
-    return _Segments(coords, first, np.maximum(coord_count - 1, 0), along, part)
-
-
-class _Polygons(NamedTuple):
-    """How each polygon is clipped against, and what that takes.
-
-    ``kind`` is ``_BOX`` for axis-aligned rectangles (clipped against their bounds), ``_CONVEX``
-    for other convex polygons without holes (clipped against their edges, from the anticlockwise
-    rings laid end to end in ``ring``) and ``_OTHER`` for the rest (intersected with GEOS).
-    """
-
-    kind: NDArray[np.int8]
-    low: Floats
-    high: Floats
-    ring: Floats
-    ring_start: Indices
-    ring_size: Indices
-
-
-def _classify_polygons(polygons: Geometries, which: Indices) -> _Polygons:
-    """Sort the polygons ``which`` into boxes, other convex polygons and the rest."""
-    count = len(polygons)
-    kind = np.full(count, _OTHER, dtype=np.int8)
-    low, high = np.zeros((count, 2)), np.zeros((count, 2))
-    ring_start, ring_size = np.zeros(count, dtype=np.intp), np.zeros(count, dtype=np.intp)
-    chosen = polygons[which]
-    polygon_type = shapely.get_type_id(chosen)
-    bounds = shapely.bounds(chosen)
-    # a polygon of four corners (and no room for a hole) that fills its bounding box is that box
-    box_area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
-    area = shapely.area(chosen)
-    is_box = (polygon_type == 3) & (shapely.get_num_coordinates(chosen) == 5) & (area > 0)
-    is_box &= np.abs(area - box_area) <= 1e-9 * box_area
-    low[which], high[which] = bounds[:, :2], bounds[:, 2:]
-    kind[which[is_box]] = _BOX
-    rest = ~is_box & (polygon_type == 3)
-    rest[rest] = (shapely.get_num_interior_rings(chosen[rest]) == 0) & ~shapely.is_empty(
-        chosen[rest]
-    )
-    which, chosen = which[rest], chosen[rest]
-    coords, owner = shapely.get_coordinates(chosen, return_index=True)
-    if not len(coords):
-        return _Polygons(kind, low, high, np.empty((0, 2)), ring_start, ring_size)
-    sizes = np.bincount(owner, minlength=len(which))
-    starts = np.cumsum(sizes) - sizes
-    last = starts + sizes - 1
-    index = np.arange(len(coords))
-    # edge k runs from coordinate k to k + 1; the closing coordinate of a ring starts none
-    is_edge = np.ones(len(coords), dtype=bool)
-    is_edge[last] = False
-    ahead = coords[np.minimum(index + 1, len(coords) - 1)]
-    edge = np.where(is_edge[:, None], ahead - coords, 0.0)
-    cross = coords[:, 0] * ahead[:, 1] - ahead[:, 0] * coords[:, 1]
-    area2 = np.bincount(owner, weights=np.where(is_edge, cross, 0.0), minlength=len(which))
-    # the turn from each edge to the next, the last edge of a ring turning into its first
-    following = np.minimum(index + 1, len(coords) - 1)
-    following[last - 1] = starts
-    turn = edge[:, 0] * edge[following, 1] - edge[:, 1] * edge[following, 0]
-    scale = np.hypot(edge[:, 0], edge[:, 1]) * np.hypot(edge[following, 0], edge[following, 1])
-    bent_back = is_edge & (turn * np.sign(area2)[owner] < -_COLLINEAR * scale)
-    convex = (np.bincount(owner, weights=bent_back, minlength=len(which)) == 0) & (area2 != 0)
-    # turn the clockwise rings round: coordinate k of a ring becomes coordinate start + last - k
-    mirrored = np.where((area2 < 0)[owner], starts[owner] + last[owner] - index, index)
-    ring = coords[mirrored[convex[owner]]]
-    kept = which[convex]
-    kind[kept] = _CONVEX
-    ring_size[kept] = sizes[convex]
-    ring_start[kept] = np.cumsum(sizes[convex]) - sizes[convex]
-    return _Polygons(kind, low, high, ring, ring_start, ring_size)
-
-
-class _Clip(NamedTuple):
-    """Where segments enter and leave polygons, as fractions of the segments.
-
-    ``wide_in`` and ``wide_out`` are those for the polygons grown by the edge tolerance, and
-    ``along`` says whether that wider piece keeps within the tolerance of one edge all along.
-    """
-
-    t_in: Floats
-    t_out: Floats
-    wide_in: Floats
-    wide_out: Floats
-    along: NDArray[np.bool_]
-
-
-def _box_clip(start: Floats, end: Floats, low: Floats, high: Floats, tolerance: float) -> _Clip:
-    """Clip segments against their boxes (Liang–Barsky)."""
-    direction = end - start
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step = 1.0 / direction
-        to_low = (low - start) * step
-        to_high = (high - start) * step
-        enter = np.minimum(to_low, to_high)
-        leave = np.maximum(to_low, to_high)
-        # growing a box by the tolerance moves each side tolerance / |direction| along a segment
-        margin = tolerance * np.abs(step)
-        wide_enter, wide_leave = enter - margin, leave + margin
-    flat = direction == 0
-    if flat.any():
-        # a segment parallel to an axis is within the box's span on that axis or wholly outside
-        flat_start, flat_low, flat_high = start[flat], low[flat], high[flat]
-        within = (flat_start >= flat_low) & (flat_start <= flat_high)
-        near = (flat_start >= flat_low - tolerance) & (flat_start <= flat_high + tolerance)
-        enter[flat] = np.where(within, -np.inf, np.inf)
-        leave[flat] = np.where(within, np.inf, -np.inf)
-        wide_enter[flat] = np.where(near, -np.inf, np.inf)
-        wide_leave[flat] = np.where(near, np.inf, -np.inf)
-    t_in = np.maximum(np.maximum(enter[:, 0], enter[:, 1]), 0.0)
-    t_out = np.minimum(np.minimum(leave[:, 0], leave[:, 1]), 1.0)
-    if tolerance <= 0:
-        return _Clip(t_in, t_out, t_in, t_out, np.zeros(len(start), dtype=bool))
-    wide_in = np.maximum(np.maximum(wide_enter[:, 0], wide_enter[:, 1]), 0.0)
-    wide_out = np.minimum(np.minimum(wide_leave[:, 0], wide_leave[:, 1]), 1.0)
-    # a piece along a side spans at most twice the reach across it: look closer only at those
-    reach = _END_REACH * tolerance
-    across = np.minimum(np.abs(direction[:, 0]), np.abs(direction[:, 1]))
-    wide = np.maximum(wide_out - wide_in, 0.0)  # -inf where the segment misses the box
-    rows = np.flatnonzero((wide > 0) & (across * wide <= 2 * reach))
-    first = start[rows] + wide_in[rows, None] * direction[rows]
-    last = start[rows] + wide_out[rows, None] * direction[rows]
-    along = np.zeros(len(start), dtype=bool)
-    for side in (low[rows], high[rows]):
-        along[rows] |= ((np.abs(first - side) <= reach) & (np.abs(last - side) <= reach)).any(
-            axis=1
-        )
-    return _Clip(t_in, t_out, wide_in, wide_out, along)
-
-
-def _edge_span(num: Floats, den: Floats, group_starts: Indices) -> tuple[Floats, Floats]:
-    """Return where segments enter and leave the intersection of half-planes num + t den >= 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = -num / den
-    entering = np.where(den > 0, bound, -np.inf)
-    leaving = np.where(den < 0, bound, np.where((den == 0) & (num < 0), -np.inf, np.inf))
-    t_in = np.maximum(np.maximum.reduceat(entering, group_starts), 0.0)
-    t_out = np.minimum(np.minimum.reduceat(leaving, group_starts), 1.0)
-    return t_in, t_out
-
-
-def _convex_clip(
-    start: Floats, end: Floats, polygon: Indices, shapes: _Polygons, tolerance: float
-) -> _Clip:
-    """Clip segments against their convex polygons (Cyrus–Beck)."""
-    if not len(start):
-        empty = np.empty(0)
-        return _Clip(empty, empty, empty, empty, np.empty(0, dtype=bool))
-    direction = end - start
-    edges = shapes.ring_size[polygon] - 1
-    edge_row, edge_rank = _ragged_positions(edges)
-    vertex = shapes.ring_start[polygon][edge_row] + edge_rank
-    edge = shapes.ring[vertex + 1] - shapes.ring[vertex]
-    offset = start[edge_row] - shapes.ring[vertex]
-    # start + t * direction is on the inner side of an edge where num + t * den >= 0; num + t * den
-    # is its distance from the edge's line times the edge's length
-    num = edge[:, 0] * offset[:, 1] - edge[:, 1] * offset[:, 0]
-    den = edge[:, 0] * direction[edge_row, 1] - edge[:, 1] * direction[edge_row, 0]
-    group_starts = np.cumsum(edges) - edges
-    t_in, t_out = _edge_span(num, den, group_starts)
-    if tolerance <= 0:
-        return _Clip(t_in, t_out, t_in, t_out, np.zeros(len(start), dtype=bool))
-    edge_length = np.hypot(edge[:, 0], edge[:, 1])
-    wide_in, wide_out = _edge_span(num + tolerance * edge_length, den, group_starts)
-    reach = _END_REACH * tolerance * edge_length
-    # a zero-length segment has an unbounded span (inf * 0 is NaN): it is along nothing
-    with np.errstate(invalid="ignore"):
-        near = (np.abs(num + wide_in[edge_row] * den) <= reach) & (
-            np.abs(num + wide_out[edge_row] * den) <= reach
-        )
-    along = np.maximum.reduceat(near.astype(np.int8), group_starts).astype(bool)
-    return _Clip(t_in, t_out, wide_in, wide_out, along & (wide_out > wide_in))
-
-
-def _clipped_pieces(
-    segments: _Segments,
-    pair_part: Indices,
-    pair_polygon: Indices,
-    shapes: _Polygons,
-    tolerance: float,
-) -> tuple[_Pieces, _Stretches]:
-    """Clip every segment of each part against each box or convex polygon of the pairs."""
-    per_pair = segments.segments[pair_part]
-    if (per_pair == 1).all():
-        row_pair, row_seg = np.arange(len(pair_part)), segments.first[pair_part]
-    else:
-        row_pair, row_rank = _ragged_positions(per_pair)
-        row_seg = segments.first[pair_part][row_pair] + row_rank
-    polygon = pair_polygon[row_pair]
-    start, end = segments.coords[row_seg], segments.coords[row_seg + 1]
-    box = shapes.kind[polygon] == _BOX
-    found: list[NDArray[Any]]
-    if box.all():
-        found = list(_box_clip(start, end, shapes.low[polygon], shapes.high[polygon], tolerance))
-    else:
-        found = [np.zeros(len(row_seg)) for _ in range(4)] + [np.zeros(len(row_seg), dtype=bool)]
-        rows = np.flatnonzero(box)
-        low, high = shapes.low[polygon[rows]], shapes.high[polygon[rows]]
-        clips = _box_clip(start[rows], end[rows], low, high, tolerance)
-        for values, clipped in zip(found, clips, strict=True):
-            values[rows] = clipped
-        # clip against the edges only the segments whose box comes near the polygon's
-        rows = np.flatnonzero(~box)
-        low, high = shapes.low[polygon[rows]], shapes.high[polygon[rows]]
-        near = (np.minimum(start[rows], end[rows]) <= high + tolerance).all(axis=1)
-        near &= (np.maximum(start[rows], end[rows]) >= low - tolerance).all(axis=1)
-        rows = rows[near]
-        clips = _convex_clip(start[rows], end[rows], polygon[rows], shapes, tolerance)
-        for values, clipped in zip(found, clips, strict=True):
-            values[rows] = clipped
-    # a segment that misses its polygon enters it after leaving it, maybe at infinity
-    t_in, wide_in = np.minimum(found[0], 1.0), np.minimum(found[2], 1.0)
-    t_out, wide_out = np.maximum(found[1], 0.0), np.maximum(found[3], 0.0)
-    along = found[4].astype(bool)
-    seg_length = np.hypot(*(end - start).T)
-    inside = np.where(along, 0.0, np.maximum(t_out - t_in, 0.0) * seg_length)
-    before = segments.along[row_seg]
-    start = before + t_in * seg_length
-    pieces = _Pieces(pair_part[row_pair], polygon, inside, start, start + inside)
-    stretches = _Stretches(
-        pair_part[row_pair[along]],
-        (before + wide_in * seg_length)[along],
-        (before + wide_out * seg_length)[along],
-    )
-    return pieces, stretches
-
-
 def _geos_pieces(
-    parts: Geometries,
-    polygons: Geometries,
-    pair_part: Indices,
-    pair_polygon: Indices,
+    parts: GeometryArray,
+    polygons: GeometryArray,
+    pair_part: IndexArray,
+    pair_polygon: IndexArray,
     tolerance: float,
-) -> tuple[_Pieces, _Stretches]:
+) -> tuple[Pieces, Stretches]:
     """Intersect parts and polygons with GEOS; a part inside a polygon needs no intersection.
 
     Where the edge tolerance is positive, the stretches of each part within it of the polygon's
@@ -419,7 +149,7 @@ def _geos_pieces(
     inside = shapely.contains_properly(poly, line)
     if tolerance > 0 and inside.any():
         inside[inside] = ~shapely.dwithin(line[inside], shapely.boundary(poly[inside]), tolerance)
-    whole = _Pieces(
+    whole = Pieces(
         pair_part[inside],
         pair_polygon[inside],
         shapely.length(line[inside]),
@@ -431,7 +161,7 @@ def _geos_pieces(
     pieces, owner = shapely.get_parts(shapely.intersection(line, poly), return_index=True)
     start, end = _line_positions(line[owner], pieces)
     is_line = np.isfinite(start)
-    crossing = _Pieces(
+    crossing = Pieces(
         pair_part[cut][owner[is_line]],
         pair_polygon[cut][owner[is_line]],
         shapely.length(pieces[is_line]),
@@ -440,20 +170,23 @@ def _geos_pieces(
     )
     stretches = _no_stretches()
     if tolerance > 0 and len(cut):
-        rim = shapely.buffer(shapely.boundary(poly), tolerance, quad_segs=2)
+        # each polygon's rim is built once, however many parts cross it
+        used, of_used = np.unique(pair_polygon[cut], return_inverse=True)
+        boundaries = shapely.boundary(polygons[used])
+        rim = shapely.buffer(boundaries, tolerance, quad_segs=2)[of_used]
         near, owner = shapely.get_parts(shapely.intersection(line, rim), return_index=True)
         start, end = _line_positions(line[owner], near)
         is_line = np.isfinite(start)
         near, owner, start, end = near[is_line], owner[is_line], start[is_line], end[is_line]
         middle = shapely.line_interpolate_point(near, 0.5, normalized=True)
         along = (end - start >= _ALONG_LENGTH * tolerance) & shapely.dwithin(
-            shapely.boundary(poly[owner]), middle, tolerance
+            boundaries[of_used[owner]], middle, tolerance
         )
-        stretches = _Stretches(pair_part[cut][owner[along]], start[along], end[along])
-    return _concat_pieces([whole, crossing]), stretches
+        stretches = Stretches(pair_part[cut][owner[along]], start[along], end[along])
+    return concat_pieces([whole, crossing]), stretches
 
 
-def _covered(stretches: _Stretches) -> _Stretches:
+def _covered(stretches: Stretches) -> Stretches:
     """Return the stretches merged: disjoint, sorted by part and along each part."""
     count = len(stretches.part)
     part = np.concatenate([stretches.part, stretches.part])
@@ -464,10 +197,10 @@ def _covered(stretches: _Stretches) -> _Stretches:
     piece = np.flatnonzero(
         (part[:-1] == part[1:]) & (position[1:] > position[:-1]) & (covered[:-1] > 0)
     )
-    return _Stretches(part[piece], position[piece], position[piece + 1])
+    return Stretches(part[piece], position[piece], position[piece + 1])
 
 
-def _without_stretches(pieces: _Pieces, covered: _Stretches, segments: _Segments) -> _Pieces:
+def _without_stretches(pieces: Pieces, covered: Stretches, segments: Segments) -> Pieces:
     """Take off each piece's length what of it lies in the covered stretches of its part."""
     part_length = segments.along[segments.first + segments.segments]
     base = np.cumsum(part_length + 1.0) - (part_length + 1.0)
@@ -475,7 +208,7 @@ def _without_stretches(pieces: _Pieces, covered: _Stretches, segments: _Segments
     size = covered.end - covered.start
     before = np.cumsum(size) - size
 
-    def covered_up_to(part: Indices, at: Floats) -> Floats:
+    def covered_up_to(part: IndexArray, at: FloatArray) -> FloatArray:
         k = np.searchsorted(key, base[part] + at, side="right") - 1
         inside = k >= 0
         k = np.maximum(k, 0)
@@ -494,7 +227,7 @@ def _without_stretches(pieces: _Pieces, covered: _Stretches, segments: _Segments
     return pieces._replace(length=length)
 
 
-def _line_positions(lines: Geometries, pieces: Geometries) -> tuple[Floats, Floats]:
+def _line_positions(lines: GeometryArray, pieces: GeometryArray) -> tuple[FloatArray, FloatArray]:
     """Return where along ``lines`` the line pieces start and end (in the lines' direction)."""
     is_line = (shapely.get_type_id(pieces) == 1) & ~shapely.is_empty(pieces)
     start = np.full(len(pieces), np.inf)
@@ -505,23 +238,13 @@ def _line_positions(lines: Geometries, pieces: Geometries) -> tuple[Floats, Floa
     return start, end
 
 
-def _concat_pieces(pieces: list[_Pieces]) -> _Pieces:
-    return _Pieces(
-        np.concatenate([p.part for p in pieces]),
-        np.concatenate([p.polygon for p in pieces]),
-        np.concatenate([p.length for p in pieces]),
-        np.concatenate([p.start for p in pieces]),
-        np.concatenate([p.end for p in pieces]),
-    )
-
-
 def _edge_shares(
-    segments: _Segments,
-    polygons: Geometries,
-    covered: _Stretches,
-    candidates: tuple[Indices, Indices],
+    segments: Segments,
+    polygons: GeometryArray,
+    covered: Stretches,
+    candidates: tuple[IndexArray, IndexArray],
     tolerance: float,
-) -> _Pieces:
+) -> Pieces:
     """Share the stretches that run along polygon edges between the polygons on either side.
 
     The stretches found for different polygons overlap (the same stretch of road along the edge
@@ -545,20 +268,17 @@ def _edge_shares(
     centre = segments.coords[segment] + (middle - segments.along[segment])[:, None] * direction
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
     sides = np.concatenate([centre + 2 * tolerance * normal, centre - 2 * tolerance * normal])
-    # look for each side point among the polygons near its part
+    # the polygons each side point lies in, of those near its part
+    nothing = len(polygons)
     pair_part, pair_polygon = candidates
     wanted = np.zeros(len(segments.first), dtype=bool)
     wanted[part] = True
-    order = np.flatnonzero(wanted[pair_part])
-    order = order[np.argsort(pair_part[order], kind="stable")]
-    per_part = np.bincount(pair_part[order], minlength=len(segments.first))
-    part_first = np.cumsum(per_part) - per_part
+    near = wanted[pair_part]
+    candidate = pair_part[near].astype(np.int64) * nothing + pair_polygon[near]
+    probe, found = shapely.STRtree(polygons).query(shapely.points(sides), predicate="intersects")
     side_part = np.concatenate([part, part])
-    probe, rank = _ragged_positions(per_part[side_part])
-    found = pair_polygon[order[part_first[side_part][probe] + rank]]
-    hit = shapely.intersects(polygons[found], shapely.points(sides[probe]))
+    hit = np.isin(side_part[probe].astype(np.int64) * nothing + found, candidate)
     probe, found = probe[hit], found[hit]
-    nothing = len(polygons)
     side_polygon = np.full(len(sides), nothing, dtype=np.intp)
     np.minimum.at(side_polygon, probe, found)
     left, right = side_polygon[: len(part)], side_polygon[len(part) :]
@@ -566,10 +286,10 @@ def _edge_shares(
     share = np.where((left != right) & (left < nothing) & (right < nothing), length / 2, length)
     to_left = left < nothing
     to_right = (right < nothing) & (right != left)
-    return _concat_pieces(
+    return concat_pieces(
         [
-            _Pieces(part[to_left], left[to_left], share[to_left], start[to_left], end[to_left]),
-            _Pieces(
+            Pieces(part[to_left], left[to_left], share[to_left], start[to_left], end[to_left]),
+            Pieces(
                 part[to_right], right[to_right], share[to_right], start[to_right], end[to_right]
             ),
         ]
@@ -577,8 +297,8 @@ def _edge_shares(
 
 
 def line_polygon_lengths(
-    lines: Geometries | gpd.GeoSeries,
-    polygons: Geometries | gpd.GeoSeries,
+    lines: GeometryArray | gpd.GeoSeries,
+    polygons: GeometryArray | gpd.GeoSeries,
     *,
     edge_tolerance: float = EDGE_TOLERANCE_M,
 ) -> LineOverlaps:
@@ -614,23 +334,23 @@ def line_polygon_lengths(
         bounds = shapely.bounds(parts) + np.array([-reach, -reach, reach, reach])
         boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
     pair_polygon, pair_part = shapely.STRtree(boxes).query(polygon_geoms)
-    segments = _segments_of(parts)
-    shapes = _classify_polygons(polygon_geoms, _distinct(pair_polygon, len(polygon_geoms)))
-    clip = shapes.kind[pair_polygon] != _OTHER
+    segments = segments_of(parts)
+    shapes = classify_polygons(polygon_geoms, _distinct(pair_polygon, len(polygon_geoms)))
+    clip = shapes.kind[pair_polygon] != OTHER
     clip &= segments.segments[pair_part] <= _MAX_CLIPPED_SEGMENTS
-    clipped, clipped_stretches = _clipped_pieces(
+    clipped, clipped_stretches = clipped_pieces(
         segments, pair_part[clip], pair_polygon[clip], shapes, edge_tolerance
     )
     crossed, crossed_stretches = _geos_pieces(
         parts, polygon_geoms, pair_part[~clip], pair_polygon[~clip], edge_tolerance
     )
-    stretches = _Stretches(
+    stretches = Stretches(
         *(np.concatenate(pair) for pair in zip(clipped_stretches, crossed_stretches, strict=True))
     )
-    pieces = _concat_pieces([clipped, crossed])
+    pieces = concat_pieces([clipped, crossed])
     if len(stretches.part):
         covered = _covered(stretches)
-        pieces = _concat_pieces(
+        pieces = concat_pieces(
             [
                 _without_stretches(pieces, covered, segments),
                 _edge_shares(
@@ -665,7 +385,7 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
 
 def _metric_geometries(
     lines: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame, metric_crs: pyproj.CRS | str | None
-) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+) -> tuple[GeometryArray, GeometryArray]:
     """Return both layers' geometries in one projected CRS (chosen for the lines when None)."""
     if metric_crs is None and not len(lines):
         polygons_m = to_metric(polygons) if len(polygons) else polygons
@@ -678,6 +398,30 @@ def _metric_geometries(
     )
 
 
+def _grid_pairs(
+    lines: gpd.GeoDataFrame,
+    what: str,
+    unit_grids: gpd.GeoDataFrame,
+    metric_crs: pyproj.CRS | str | None,
+    edge_tolerance_m: float,
+) -> LineOverlaps:
+    """Return the (line, unit grid) pairs sharing at least :data:`MIN_PAIR_LENGTH_M`.
+
+    Raises
+    ------
+    FieldError
+        If ``lines`` has no ``id`` column or ``unit_grids`` no ``code`` column.
+    """
+    _require(lines, ("id",), what)
+    _require(unit_grids, ("code",), "unit grids")
+    line_geoms, grid_geoms = _metric_geometries(lines, unit_grids, metric_crs)
+    found = line_polygon_lengths(line_geoms, grid_geoms, edge_tolerance=edge_tolerance_m)
+    keep = found.length >= MIN_PAIR_LENGTH_M
+    return LineOverlaps(
+        found.line[keep], found.polygon[keep], found.length[keep], found.entry[keep]
+    )
+
+
 def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """Return a column as text (the ``str`` dtype), indexed by position; all missing if absent."""
     if column not in frame.columns:
@@ -686,7 +430,7 @@ def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
     return values if isinstance(values.dtype, pd.StringDtype) else values.astype("str")
 
 
-def _sort_ranks(values: pd.Series, rows: NDArray[np.intp]) -> NDArray[np.intp]:
+def _sort_ranks(values: pd.Series, rows: IndexArray) -> IndexArray:
     """Return the rank of ``values[rows]`` in sorted order, sorting only the values used."""
     used = _distinct(rows, len(values))
     order = values.iloc[used].argsort(kind="stable").to_numpy()
@@ -696,9 +440,9 @@ def _sort_ranks(values: pd.Series, rows: NDArray[np.intp]) -> NDArray[np.intp]:
 
 
 def _pairs_frame(
-    columns: dict[str, tuple[pd.Series, NDArray[np.intp]]],
-    numbers: dict[str, NDArray[np.float64]],
-    order: NDArray[np.intp],
+    columns: dict[str, tuple[pd.Series, IndexArray]],
+    numbers: dict[str, FloatArray],
+    order: IndexArray,
 ) -> pd.DataFrame:
     """Build a table from text columns taken at rows, and number columns, in ``order``."""
     data: dict[str, object] = {
@@ -745,12 +489,8 @@ def road_grid_table(
     MissingCRSError
         If either has no CRS.
     """
-    _require(lines, ("id",), "lines")
-    _require(unit_grids, ("code",), "unit grids")
-    line_geoms, grid_geoms = _metric_geometries(lines, unit_grids, metric_crs)
-    found = line_polygon_lengths(line_geoms, grid_geoms, edge_tolerance=edge_tolerance_m)
-    keep = found.length >= MIN_PAIR_LENGTH_M
-    line_rows, grid_rows = found.line[keep], found.polygon[keep]
+    found = _grid_pairs(lines, "lines", unit_grids, metric_crs, edge_tolerance_m)
+    line_rows, grid_rows = found.line, found.polygon
     name_column = "name_zh" if "name_zh" in lines.columns else "road_name_zh"
     codes, ids = _text_column(unit_grids, "code"), _text_column(lines, "id")
     order = np.lexsort((_sort_ranks(ids, line_rows), _sort_ranks(codes, grid_rows)))
@@ -761,7 +501,7 @@ def road_grid_table(
             "name_zh": (_text_column(lines, name_column), line_rows),
             "level": (_text_column(lines, "level"), line_rows),
         },
-        {"length_m": found.length[keep]},
+        {"length_m": found.length},
         order,
     )
 
@@ -866,17 +606,13 @@ def post_grid_lengths(
     FieldError
         If ``posts`` has no ``id`` column or ``unit_grids`` no ``code`` column.
     """
-    _require(posts, ("id",), "posts")
-    _require(unit_grids, ("code",), "unit grids")
-    line_geoms, grid_geoms = _metric_geometries(posts, unit_grids, metric_crs)
-    found = line_polygon_lengths(line_geoms, grid_geoms, edge_tolerance=edge_tolerance_m)
-    keep = found.length >= MIN_PAIR_LENGTH_M
-    post_rows, grid_rows = found.line[keep], found.polygon[keep]
+    found = _grid_pairs(posts, "posts", unit_grids, metric_crs, edge_tolerance_m)
+    post_rows, grid_rows = found.line, found.polygon
     ids, codes = _text_column(posts, "id"), _text_column(unit_grids, "code")
-    entry = found.entry[keep]
+    entry = found.entry
     order = np.lexsort((_sort_ranks(codes, grid_rows), entry, _sort_ranks(ids, post_rows)))
     return _pairs_frame(
         {"post_id": (ids, post_rows), "grid_code": (codes, grid_rows)},
-        {"length_m": found.length[keep], "from_m": entry},
+        {"length_m": found.length, "from_m": entry},
         order,
     )

@@ -17,14 +17,21 @@ shifts. Every hard rule of the model is a constraint over these variables:
 - the weekly rest day through one "busy" indicator per day (worked, or reached by a shift from
   the day before), summed per calendar week.
 
+- covers as sums of the shift variables that span them; staff of one skill working one shift on
+  one day are summed once when several covers (the duty slots of the shift) count them.
+
 The objective adds the cover penalties (under and over), the requests not granted and the changes
 against a previous roster. A greedy roster that keeps every maximum rule is given as a hint (or
-the caller's). After solving, each cover left short gets a diagnosis (:func:`diagnose_uncovered`).
+the caller's). The search runs CP-SAT's full portfolio for a tenth of the time (small models are
+often proven optimal there), then large neighbourhood search on every worker from the best
+roster; deterministic mode is a single worker with a fixed seed and deterministic time limit.
+After solving, each cover left short gets a diagnosis (:func:`diagnose_uncovered`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
@@ -46,12 +53,28 @@ from grids.shift_model import (
     problem_errors,
 )
 
-__all__ = ["ProgressEvent", "diagnose_uncovered", "greedy_roster", "solve"]
+__all__ = [
+    "ProgressEvent",
+    "count_changes",
+    "diagnose_uncovered",
+    "greedy_roster",
+    "penalty_breakdown",
+    "solve",
+]
+
+FIRST_PHASE_SHARE = 0.1
+"""Share of the time limit given to the full CP-SAT portfolio before neighbourhood search."""
+
+PORTFOLIO_MAX_VARIABLES = 20_000
+"""Models with more shift variables go straight to neighbourhood search."""
 
 RELAXED_UNDER_WEIGHT = 1_000_000
 """Weight given to hard covers when an infeasible problem is re-solved to find the short ones."""
 
 GREEDY_BUDGET = 2_000_000
+
+GREEDY_SAMPLE = 8
+"""Legal candidates the greedy roster compares before it takes the least loaded of them."""
 """Placements the greedy roster may try (a count, not a time, so that it stays deterministic)."""
 
 RULE_CATEGORY: dict[str, RuleCategory] = {
@@ -357,7 +380,7 @@ class _RosterModel:
         # Auxiliary variables and how their hinted value follows from the x hint.
         self.max_of: list[tuple[Any, list[Any]]] = []
         self.short_of: list[tuple[Any, list[Any], int, int]] = []
-        self.runs: list[tuple[Any, list[Any], list[Any]]] = []
+        self.sum_of: list[tuple[Any, list[Any]]] = []
         self.has_hard_covers = any(c.hard for c in problem.covers)
         self._cover_skills = {c.skill for c in problem.covers if c.skill is not None}
         self._useful = self._useful_options()
@@ -473,8 +496,6 @@ class _RosterModel:
             model.add_bool_or([])  # nothing can be worked: infeasible
 
         self._add_consecutive(member, work)
-        if STRETCHES and _needs_stretches(member, ctx.horizon):
-            self._add_stretches(member, work)
         if member.max_weekends is not None:
             indicators = []
             for days in ctx.weekends:
@@ -517,42 +538,6 @@ class _RosterModel:
                     continue
                 run = [w for w in work[start : start + length] if w is not None]
                 model.add_bool_or([before.Not(), after.Not(), *run])
-
-    def _add_stretches(self, member: Staff, work: list[Any]) -> None:
-        """Add one Boolean per possible maximal run of worked days, partitioning the worked days.
-
-        Redundant with the clauses of :meth:`_add_consecutive`, but its linear relaxation is much
-        tighter: a fractional roster must be a mix of whole legal runs.
-        """
-        model = self.model
-        horizon = self.ctx.horizon
-        most = member.max_consecutive_shifts or horizon
-        least = member.min_consecutive_shifts or 1
-        rest = max(1, member.min_consecutive_days_off or 1)
-        covering: list[list[Any]] = [[] for _ in range(horizon)]
-        for start in range(horizon):
-            if work[start] is None:
-                continue
-            for end in range(start, min(horizon, start + most)):
-                if work[end] is None:
-                    break
-                if end - start + 1 < least and start > 0 and end < horizon - 1:
-                    continue
-                run = model.new_bool_var("")
-                for day in range(start, end + 1):
-                    covering[day].append(run)
-                off = [
-                    work[day]
-                    for j in range(1, rest + 1)
-                    for day in (start - j, end + j)
-                    if 0 <= day < horizon and work[day] is not None
-                ]
-                for lit in off:
-                    model.add_implication(run, lit.Not())
-                self.runs.append((run, work[start : end + 1], off))
-        for day in range(horizon):
-            if work[day] is not None:
-                model.add(sum(covering[day]) == work[day])
 
     def _add_labour(self, x: list[dict[int, Any]], work: list[Any]) -> None:
         ctx = self.ctx
@@ -603,21 +588,44 @@ class _RosterModel:
                         <= labour.overtime_min_per_month
                     )
 
-    def cover_vars(self, c: int) -> list[Any]:
-        """Return the variables that count for cover ``c``."""
-        cover = self.ctx.problem.covers[c]
-        found: list[Any] = []
-        for day, t in self.ctx.cover_options[c]:
-            holders = self.holders.get((day, t))
-            if holders:
-                found.extend(self.x[(s, day, t)] for s in holders.get(cover.skill, ()))
+    def _cover_terms(self) -> list[list[tuple[Any, int]]]:
+        """Return, per cover, the (variable, largest value) pairs whose sum is its count.
+
+        A group of staff working one shift on one day that several covers count (the duty
+        slots a shift spans) is summed once into an integer variable, which keeps the cover
+        constraints short.
+        """
+        ctx = self.ctx
+        uses: Counter[tuple[tuple[int, int], str | None]] = Counter()
+        for cover, options in zip(ctx.problem.covers, ctx.cover_options, strict=True):
+            uses.update((option, cover.skill) for option in options)
+        groups: dict[tuple[tuple[int, int], str | None], tuple[Any, int]] = {}
+        found = []
+        for cover, options in zip(ctx.problem.covers, ctx.cover_options, strict=True):
+            terms: list[tuple[Any, int]] = []
+            for option in options:
+                members = self.holders.get(option, {}).get(cover.skill, [])
+                day, t = option
+                key = (option, cover.skill)
+                if len(members) < 2 or uses[key] < 2:
+                    terms.extend((self.x[(s, day, t)], 1) for s in members)
+                    continue
+                if key not in groups:
+                    group = [self.x[(s, day, t)] for s in members]
+                    total = self.model.new_int_var(0, len(group), "")
+                    self.model.add(total == sum(group))
+                    self.sum_of.append((total, group))
+                    groups[key] = (total, len(group))
+                terms.append(groups[key])
+            found.append(terms)
         return found
 
     def _add_covers(self) -> None:
         model = self.model
-        for c, cover in enumerate(self.ctx.problem.covers):
-            terms = self.cover_vars(c)
-            count = sum(terms)
+        for cover, terms in zip(self.ctx.problem.covers, self._cover_terms(), strict=True):
+            count = sum(var for var, _ in terms)
+            most = sum(n for _, n in terms)
+            parts = [var for var, _ in terms]
             need = cover.requirement
             if cover.hard:
                 if need > 0:
@@ -629,12 +637,12 @@ class _RosterModel:
                     under = model.new_int_var(0, need, "")
                     model.add(count + under >= need)
                     self._penalise(under, cover.under_weight)
-                    self.short_of.append((under, terms, need, 1))
-            if cover.over_weight and len(terms) > need:
-                over = model.new_int_var(0, len(terms) - need, "")
+                    self.short_of.append((under, parts, need, 1))
+            if cover.over_weight and most > need:
+                over = model.new_int_var(0, most - need, "")
                 model.add(count - over <= need)
                 self._penalise(over, cover.over_weight)
-                self.short_of.append((over, terms, need, -1))
+                self.short_of.append((over, parts, need, -1))
 
     def _penalise(self, var: Any, weight: int) -> None:
         self.objective_vars.append(var)
@@ -695,27 +703,13 @@ class _RosterModel:
             value = max(values.get(lit.index, 0) for lit in lits)
             values[var.index] = value
             model.add_hint(var, value)
-        for var, inside, outside in self.runs:
-            value = int(
-                all(values.get(lit.index, 0) for lit in inside)
-                and not any(values.get(lit.index, 0) for lit in outside)
-            )
+        for var, group in self.sum_of:
+            value = sum(values.get(lit.index, 0) for lit in group)
+            values[var.index] = value
             model.add_hint(var, value)
         for var, terms, need, sign in self.short_of:
             count = sum(values.get(t.index, 0) for t in terms)
             model.add_hint(var, max(0, sign * (need - count)))
-
-
-STRETCHES = False
-
-
-def _needs_stretches(member: Staff, horizon: int) -> bool:
-    """Return whether the run formulation pays off: minimum runs to keep, and short runs."""
-    has_minimum = (member.min_consecutive_shifts or 1) > 1 or (
-        member.min_consecutive_days_off or 1
-    ) > 1
-    most = member.max_consecutive_shifts
-    return has_minimum and most is not None and most <= 14
 
 
 def greedy_roster(
@@ -775,6 +769,15 @@ def _greedy(
         s = ctx.staff_index[request.staff_id]
         shift = None if request.shift_id is None else ctx.shift_index[request.shift_id]
         wish[(s, request.day, shift)] += request.weight if request.on else -request.weight
+    wishers: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (s, day, t), weight in wish.items():
+        if weight > 0 and t is not None:
+            wishers[(day, t)].append(s)
+    turn: dict[tuple[tuple[int, int], str | None], int] = defaultdict(int)
+    pool_sets: dict[tuple[tuple[int, int], str | None], set[int]] = {}
+    for option, by_skill in holders.items():
+        for skill, members in by_skill.items():
+            pool_sets[(option, skill)] = set(members)
     tries = 0
 
     def place(s: int, day: int, t: int) -> None:
@@ -818,14 +821,32 @@ def _greedy(
             best: tuple[tuple[int, float, int], int, int, int] | None = None
             for option in sorted(ctx.cover_options[c], key=lambda o: (-gain(o), ctx.length[o[1]])):
                 day, t = option
-                for s in holders.get(option, {}).get(cover.skill, ()):
-                    if states[s].roster[day] is not None or not legal(s, day, t):
-                        continue
+                pool = holders.get(option, {}).get(cover.skill, [])
+                if not pool:
+                    continue
+                # Those who asked for it first, then a round-robin sample of the rest.
+                start = turn[(option, cover.skill)]
+                order = [
+                    *wishers.get(option, ()),
+                    *(pool[(start + j) % len(pool)] for j in range(len(pool))),
+                ]
+                candidates = 0
+                for j, s in enumerate(order):
                     state = states[s]
+                    if state.roster[day] is not None or (
+                        j < len(order) - len(pool) and s not in pool_sets[(option, cover.skill)]
+                    ):
+                        continue
+                    if not legal(s, day, t):
+                        continue
                     load = state.total / (state.member.max_total_min or 1)
                     key = (-wish[(s, day, t)] - wish[(s, day, None)], load, s)
                     if best is None or key < best[0]:
                         best = (key, s, day, t)
+                    candidates += 1
+                    if candidates >= GREEDY_SAMPLE:
+                        turn[(option, cover.skill)] = (start + j + 1) % len(pool)
+                        break
                 if best is not None:
                     break
             if best is None:
@@ -867,18 +888,98 @@ def _greedy(
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, offset_s: float, report: Callable[[ProgressEvent], None] | None) -> None:
+    """Record the best roster of the search phases and report each improvement."""
+
+    def __init__(self, report: Callable[[ProgressEvent], None] | None) -> None:
         super().__init__()
-        self.offset_s = offset_s
         self.report = report
+        self.offset_s = 0.0
+        self.floor = -math.inf
         self.first_s: float | None = None
+        self.best: int | None = None
+        self.values: list[int] | None = None
 
     def on_solution_callback(self) -> None:
+        objective = round(self.objective_value)
+        if self.best is not None and objective >= self.best:
+            return
         now = self.offset_s + self.wall_time
         if self.first_s is None:
             self.first_s = now
+        self.best = objective
+        self.values = list(self.response_proto.solution)
         if self.report is not None:
-            self.report(ProgressEvent(now, round(self.objective_value), self.best_objective_bound))
+            bound = max(self.floor, self.best_objective_bound)
+            self.report(ProgressEvent(now, objective, bound))
+
+
+def _search(
+    model: Any,
+    *,
+    deadline: float,
+    started: float,
+    deterministic: bool,
+    seed: int,
+    workers: int | None,
+    callback: _Progress,
+    portfolio_first: bool,
+) -> tuple[SolveStatus, list[int] | None, float]:
+    """Run CP-SAT; return the status, the best values (by variable index) and the bound.
+
+    Outside deterministic mode, with two workers or more, the search has two phases: the full
+    portfolio (which proves small problems optimal) for a tenth of the time, then, from its best
+    roster, large neighbourhood search on every worker, which improves rosters faster on hard
+    problems than the portfolio does with few cores. Large models skip the first phase: their
+    presolve alone would use it up.
+    """
+
+    def run(limit: float, *, lns_only: bool) -> tuple[SolveStatus, float]:
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.random_seed = seed
+        if deterministic:
+            params.num_workers = 1
+            params.interleave_search = False
+            params.max_deterministic_time = limit
+        else:
+            params.max_time_in_seconds = limit
+            if workers is not None:
+                params.num_workers = workers
+            params.use_lns_only = lns_only
+        callback.offset_s = time.perf_counter() - started
+        status = _STATUS.get(solver.solve(model, callback), "UNKNOWN")
+        if status == "INFEASIBLE":
+            return status, math.inf
+        bound = float(solver.best_objective_bound) if callback.best is not None else -math.inf
+        return status, bound
+
+    total = max(0.1, deadline - time.perf_counter())
+    if deterministic:
+        # Deterministic time does not depend on the machine's load; model building is not in it.
+        status, bound = run(max(0.1, deadline - started), lns_only=False)
+        return status, callback.values, bound
+    parallel = (workers or os.cpu_count() or 1) >= 2
+    if not parallel:
+        status, bound = run(total, lns_only=False)
+        return status, callback.values, bound
+    status, bound = "UNKNOWN", -math.inf
+    if portfolio_first:
+        status, bound = run(max(1.0, min(total, FIRST_PHASE_SHARE * total)), lns_only=False)
+    left = deadline - time.perf_counter()
+    if status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or left < 0.5:
+        return status, callback.values, bound
+    if callback.values is not None:
+        model.clear_hints()
+        hint = model.proto.solution_hint
+        hint.vars.extend(range(len(callback.values)))
+        hint.values.extend(callback.values)
+    callback.floor = bound
+    second, second_bound = run(left, lns_only=True)
+    bound = max(bound, second_bound)
+    if callback.best is None:
+        return second, None, bound
+    proven = callback.best <= bound
+    return ("OPTIMAL" if proven else "FEASIBLE"), callback.values, bound
 
 
 def solve(
@@ -940,32 +1041,32 @@ def solve(
         }
     built.add_hint(roster)
 
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.random_seed = seed
-    if deterministic:
-        params.num_workers = 1
-        params.interleave_search = False
-        params.max_deterministic_time = max(0.1, time_limit_s)
-    else:
-        params.max_time_in_seconds = max(0.1, time_limit_s - (time.perf_counter() - started))
-        if workers is not None:
-            params.num_workers = workers
-    callback = _Progress(time.perf_counter() - started, progress)
-    status = _STATUS.get(solver.solve(built.model, callback), "UNKNOWN")
-
+    callback = _Progress(progress)
+    # Leave time to read the roster back and diagnose it within the limit.
+    reserve = min(0.1 * time_limit_s, 0.5 + 2e-5 * len(built.x))
+    status, values, bound = _search(
+        built.model,
+        deadline=started + time_limit_s - reserve,
+        started=started,
+        deterministic=deterministic,
+        seed=seed,
+        workers=workers,
+        callback=callback,
+        portfolio_first=len(built.x) <= PORTFOLIO_MAX_VARIABLES,
+    )
     assignments: dict[tuple[str, int], str] = {}
-    objective = bound = gap = None
-    if status in ("OPTIMAL", "FEASIBLE"):
-        values = solver.response_proto.solution
+    objective = gap = None
+    if values is not None:
         for (s, day, t), var in built.x.items():
             if values[var.index]:
                 assignments[(ctx.staff[s].id, day)] = ctx.shifts[t].id
-        objective = round(solver.objective_value)
-        bound = float(solver.best_objective_bound)
-        gap = abs(objective - bound) / max(1.0, abs(objective))
-    elif status == "INFEASIBLE":
-        bound = math.inf
+        # The roster's own penalty: a roster found by local search may carry slack in the
+        # shortfall variables, so CP-SAT's objective can be a little above it.
+        objective = sum(penalty_breakdown(problem, assignments).values())
+        if math.isfinite(bound):
+            gap = abs(objective - bound) / max(1.0, abs(objective))
+            if objective <= bound:
+                status = "OPTIMAL"
     uncovered: list[UncoveredCover] = []
     if status in ("OPTIMAL", "FEASIBLE"):
         uncovered = diagnose_uncovered(problem, assignments, optimal=status == "OPTIMAL")
@@ -977,7 +1078,7 @@ def solve(
         assignments=assignments,
         status=status,
         objective=objective,
-        bound=bound,
+        bound=bound if math.isfinite(bound) else None,
         gap=gap,
         wall_time_s=time.perf_counter() - started,
         first_solution_s=callback.first_s,

@@ -8,10 +8,9 @@ and pieces of the road network cut off from the rest. Everything is measured in 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,11 +19,20 @@ from geopandas import GeoDataFrame, GeoSeries
 from numpy.typing import NDArray
 from pyproj import CRS
 
-from geodata.crs import projected_crs_for, to_metric
 from geodata.errors import FieldError
 from geodata.layers import STORAGE_CRS
+from grids._arrays import GeometryArray, IndexArray
+from grids._faces import isoperimetric_quotients
+from grids._frames import metric_geometries, with_geometry, working_crs
+from grids._graph import (
+    ADJACENCY_TOLERANCE_M,
+    AdjacencyRule,
+    graph_components,
+    neighbour_pairs,
+)
 
 __all__ = [
+    "ADJACENCY_TOLERANCE_M",
     "MIN_AREA_M2",
     "MIN_LENGTH_M",
     "SNAP_DISTANCE_M",
@@ -33,16 +41,12 @@ __all__ = [
     "TopologyCheck",
     "TopologyReport",
     "graph_components",
-    "metric_crs_for",
     "metric_geometries",
     "neighbour_pairs",
     "topology_report",
     "unit_grid_adjacency",
     "unit_grid_codes",
 ]
-
-AdjacencyRule: TypeAlias = Literal["rook", "queen"]
-"""``rook``: neighbours share a stretch of edge; ``queen``: they touch, if only at a corner."""
 
 MIN_AREA_M2 = 1.0
 """Gaps, overlaps and parts of a grid in another community smaller than this are ignored."""
@@ -52,42 +56,6 @@ MIN_LENGTH_M = 1.0
 
 SNAP_DISTANCE_M = 1.0
 """Road ends this close to another road are taken as joined to it."""
-
-ADJACENCY_TOLERANCE_M = 0.01
-"""Grids this close count as touching: edges digitised twice rarely coincide exactly."""
-
-# A corner-to-corner touch shares at most about 2·√2 times the tolerance of boundary; a rook
-# neighbour must share clearly more than that.
-_ROOK_MIN_SHARED = 4.0 * ADJACENCY_TOLERANCE_M
-
-IntArray: TypeAlias = NDArray[np.intp]
-FloatArray: TypeAlias = NDArray[np.float64]
-GeometryArray: TypeAlias = NDArray[np.object_]
-
-
-def metric_crs_for(frame: GeoDataFrame) -> CRS:
-    """Return the projected CRS to measure ``frame`` in (:func:`geodata.crs.projected_crs_for`).
-
-    Raises
-    ------
-    CoordinateError
-        If the frame is empty or not in longitude/latitude.
-    """
-    lonlat = frame.to_crs(STORAGE_CRS) if frame.crs is not None else frame
-    min_x, min_y, max_x, max_y = (float(value) for value in lonlat.total_bounds)
-    return projected_crs_for((min_x, min_y, max_x, max_y))
-
-
-def metric_geometries(frame: GeoDataFrame, crs: CRS) -> GeometryArray:
-    """Return the geometries of ``frame`` in the projected CRS ``crs``, as a numpy array.
-
-    Raises
-    ------
-    MissingCRSError
-        If ``frame`` has no CRS.
-    """
-    geoms: GeometryArray = np.asarray(to_metric(frame, crs).geometry.array, dtype=object)
-    return geoms
 
 
 def unit_grid_codes(unit_grids: GeoDataFrame) -> NDArray[np.str_]:
@@ -104,77 +72,6 @@ def unit_grid_codes(unit_grids: GeoDataFrame) -> NDArray[np.str_]:
     if codes.isna().any():
         raise FieldError("some unit grids have no code", field="code")
     return np.asarray(codes.astype(str).to_numpy(), dtype=np.str_)
-
-
-def graph_components(node_count: int, sources: IntArray, targets: IntArray) -> IntArray:
-    """Return the connected component of every node of an undirected graph.
-
-    Parameters
-    ----------
-    node_count
-        The number of nodes, numbered from 0.
-    sources, targets
-        The two ends of every edge.
-
-    Returns
-    -------
-    numpy.ndarray
-        For every node, the smallest node number of its component (so labels are stable).
-    """
-    parent = np.arange(node_count, dtype=np.intp)
-    sources = np.asarray(sources, dtype=np.intp)
-    targets = np.asarray(targets, dtype=np.intp)
-    while True:
-        root_a, root_b = parent[sources], parent[targets]
-        differ = root_a != root_b
-        if not differ.any():
-            return parent
-        low = np.minimum(root_a[differ], root_b[differ])
-        high = np.maximum(root_a[differ], root_b[differ])
-        # Hooking a root under a smaller root keeps the parent forest acyclic.
-        np.minimum.at(parent, high, low)
-        while True:
-            grandparent = parent[parent]
-            if np.array_equal(grandparent, parent):
-                break
-            parent = grandparent
-
-
-def neighbour_pairs(
-    geoms: GeometryArray, rule: AdjacencyRule, tolerance_m: float = ADJACENCY_TOLERANCE_M
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Return the pairs of neighbouring polygons, by position.
-
-    Parameters
-    ----------
-    geoms
-        Polygons in a projected CRS.
-    rule
-        ``rook`` or ``queen`` (see :data:`AdjacencyRule`).
-    tolerance_m
-        Polygons this close are taken to touch.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(i, j, shared_m)``: the positions of the two polygons, ``i < j``, sorted, and the
-        length of edge they share.
-    """
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
-    keep = left < right
-    left, right = left[keep], right[keep]
-    # The length of one grid's boundary within the tolerance of the other is the shared edge.
-    grown = shapely.buffer(geoms, tolerance_m, quad_segs=1, join_style="mitre")
-    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), grown[right]))
-    shared = np.asarray(shared, dtype=np.float64)
-    if rule == "rook":
-        keep = shared > max(_ROOK_MIN_SHARED, 4.0 * tolerance_m)
-        left, right, shared = left[keep], right[keep], shared[keep]
-    # The boundary reaches the tolerance past both ends of the shared edge.
-    shared = np.maximum(shared - 2.0 * tolerance_m, 0.0)
-    order = np.lexsort((right, left))
-    return left[order].astype(np.intp), right[order].astype(np.intp), shared[order]
 
 
 def unit_grid_adjacency(
@@ -213,7 +110,7 @@ def unit_grid_adjacency(
     codes = unit_grid_codes(unit_grids)
     if len(unit_grids) == 0:
         return pd.DataFrame({"code_a": [], "code_b": [], "shared_m": []})
-    crs = CRS.from_user_input(metric_crs) if metric_crs is not None else metric_crs_for(unit_grids)
+    crs = working_crs(unit_grids, metric_crs)
     left, right, shared = neighbour_pairs(metric_geometries(unit_grids, crs), rule, tolerance_m)
     return pd.DataFrame({"code_a": codes[left], "code_b": codes[right], "shared_m": shared})
 
@@ -342,7 +239,7 @@ def _round(value: float, digits: int = 2) -> float:
 
 def _largest_first(
     sizes: NDArray[np.floating[Any]], keys: Sequence[str] | NDArray[np.str_], max_examples: int
-) -> IntArray:
+) -> IndexArray:
     """Return the positions of the ``max_examples`` largest sizes, ties by key."""
     order = np.lexsort((np.asarray(keys, dtype=str), -sizes))
     return order[:max_examples].astype(np.intp)
@@ -452,9 +349,8 @@ def _slivers(
 ) -> TopologyCheck:
     areas = np.asarray(shapely.area(geoms), dtype=np.float64)
     perimeters = np.asarray(shapely.length(geoms), dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # The isoperimetric quotient: 1 for a disc, about 0.79 for a square, near 0 when thin.
-        compactness = np.where(perimeters > 0, 4.0 * math.pi * areas / perimeters**2, 0.0)
+    # The isoperimetric quotient: 1 for a disc, about 0.79 for a square, near 0 when thin.
+    compactness = np.where(perimeters > 0, isoperimetric_quotients(geoms), 0.0)
     flagged = np.flatnonzero((areas < sliver_area_m2) | (compactness < sliver_compactness))
     # The smallest and the thinnest first.
     order = np.lexsort((codes[flagged], compactness[flagged], areas[flagged]))[:max_examples]
@@ -478,8 +374,7 @@ def _crossings(
     crs: CRS,
     max_examples: int,
 ) -> TopologyCheck:
-    present = ~(areas_frame.geometry.isna() | areas_frame.geometry.is_empty).to_numpy()
-    frame = areas_frame[present]
+    frame = with_geometry(areas_frame)
     key_column = "code" if "code" in frame.columns else "id"
     keys = frame[key_column].astype(str).to_numpy()
     polygons = metric_geometries(frame, crs) if len(frame) else np.empty(0, dtype=object)
@@ -523,8 +418,7 @@ def _crossings(
 def _posts_outside(
     geoms: GeometryArray, tree: shapely.STRtree, posts: GeoDataFrame, crs: CRS, max_examples: int
 ) -> TopologyCheck:
-    present = ~(posts.geometry.isna() | posts.geometry.is_empty).to_numpy()
-    posts = posts[present]
+    posts = with_geometry(posts)
     ids = posts["id"].astype(str).to_numpy()
     shapes = metric_geometries(posts, crs) if len(posts) else np.empty(0, dtype=object)
     is_point = shapely.get_type_id(shapes) == 0
@@ -575,8 +469,7 @@ def _posts_outside(
 def _road_components(
     roads: GeoDataFrame, crs: CRS, *, join_crossings: bool, max_examples: int
 ) -> RoadComponents:
-    present = ~(roads.geometry.isna() | roads.geometry.is_empty).to_numpy()
-    roads = roads[present]
+    roads = with_geometry(roads)
     ids = roads["id"].astype(str).to_numpy()
     lines = metric_geometries(roads, crs) if len(roads) else np.empty(0, dtype=object)
     lengths = np.asarray(shapely.length(lines), dtype=np.float64)
@@ -689,7 +582,7 @@ def topology_report(
         If the boundary has no polygon.
     """
     codes = unit_grid_codes(unit_grids)
-    crs = CRS.from_user_input(metric_crs) if metric_crs is not None else metric_crs_for(boundary)
+    crs = working_crs(boundary, metric_crs)
     geoms = metric_geometries(unit_grids, crs)
     invalid, geoms = _invalid(geoms, codes, max_examples)
     boundary_geoms = metric_geometries(boundary, crs)

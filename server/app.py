@@ -24,6 +24,7 @@ from server import ogc
 from server.errors import PROBLEMS, add_exception_handlers, problem_response
 from server.ogc.sources import layer_sources
 from server.routes import ROUTERS
+from server.routes import maps as map_routes
 from server.settings import Settings
 from server.storage import Store, database_url
 
@@ -160,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.feature_sources = layer_sources()
+    map_routes.install(app)
     add_offline_docs(app)
     add_exception_handlers(app)
     for router in ROUTERS:

@@ -506,4 +506,10 @@ def main() -> None:
     app()
 
 
-from server import cli_grids, cli_service  # noqa: E402,F401 - registers their commands
+from server import (  # noqa: E402,F401 - registers their commands
+    cli_demo,
+    cli_grids,
+    cli_map,
+    cli_roster,
+    cli_service,
+)

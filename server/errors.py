@@ -10,6 +10,7 @@ detail under that reference.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from geodata.errors import (
     CoordinateError,
@@ -266,25 +268,168 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+_METHODS: Final = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return the methods some route answers at the request's path, sorted.
+
+    Starlette answers a method a path does not have with the methods of the first route at that
+    path alone; a path served by several routes (``GET`` and ``POST /login``) has them all.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
     detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is no resource at {request.url.path}; the API is described at /docs"
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+            detail = f"{request.method} is not allowed here; use {', '.join(methods)}"
     return problem_response(
         exc.status_code,
         titles.get(exc.status_code, "Request failed"),
         detail,
         request=request,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Answer every error in :data:`PROBLEMS`, and HTTP errors, with problem documents."""
+    """Answer every error in :data:`PROBLEMS`, and HTTP errors, with problem documents.
+
+    The app's OpenAPI document describes these answers too (see :func:`describe_problems`).
+    """
     for cls in PROBLEMS:
         if cls is not RequestValidationError:
             app.add_exception_handler(cls, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to amend its document
+
+
+# --- the problems in the OpenAPI document ----------------------------------------------------
+
+PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "title": "Problem",
+    "description": "An error (RFC 9457): what went wrong and how to put it right",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "the kind of problem (a URI)"},
+        "title": {"type": "string", "description": "a short summary of the kind"},
+        "status": {"type": "integer", "description": "the HTTP status"},
+        "detail": {"type": "string", "description": "what went wrong in this request"},
+        "instance": {"type": "string", "description": "the path of the request"},
+        "error": {"type": "string", "description": "the class of the error"},
+        "field": {"type": "string", "description": "the parameter or field to blame"},
+        "file": {"type": "string", "description": "the file to blame"},
+        "row": {"type": "integer", "description": "the row to blame, from 1"},
+        "reference": {"type": "string", "description": "where the server log has the details"},
+        "errors": {
+            "type": "array",
+            "description": "each invalid parameter",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "in": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+"""The JSON schema of a problem document, as :func:`problem_response` writes it (valid in
+OpenAPI 3.0 and 3.1 alike)."""
+
+PROBLEM_REF: Final = "#/components/schemas/Problem"
+_VALIDATION_REF: Final = "#/components/schemas/HTTPValidationError"
+
+
+def _title(status: int) -> str:
+    titles = [kind.title for kind in PROBLEMS.values() if kind.status == status]
+    return titles[0] if titles else "Request failed"
+
+
+def problem_responses(*statuses: int, ref: str = PROBLEM_REF) -> dict[int | str, Any]:
+    """Return the OpenAPI ``responses`` of problems a route answers with, for its decorator.
+
+    Parameters
+    ----------
+    statuses
+        The HTTP statuses, e.g. ``404, 422``.
+    ref
+        Where the document keeps :data:`PROBLEM_SCHEMA`.
+    """
+    return {
+        status: {
+            "description": _title(status),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": ref}}},
+        }
+        for status in statuses
+    }
+
+
+def describe_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Describe in an OpenAPI 3.1 document the problems every operation may answer with.
+
+    FastAPI documents a ``422`` validation error that this service answers as a ``400`` problem
+    (:data:`PROBLEMS`); it is replaced. An operation with parameters or a body may answer ``400``,
+    one with security requirements ``401`` and ``403``, one with path parameters ``404``.
+    Responses a route documents itself are kept.
+
+    Parameters
+    ----------
+    document
+        The document FastAPI made; changed in place.
+
+    Returns
+    -------
+    dict
+        The document.
+    """
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            validation = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if validation.get("schema", {}).get("$ref") == _VALIDATION_REF:
+                del responses["422"]
+            parameters = operation.get("parameters", [])
+            statuses = []
+            if parameters or "requestBody" in operation:
+                statuses.append(400)
+            if operation.get("security"):
+                statuses += [401, 403]
+            if any(p.get("in") == "path" for p in parameters):
+                statuses.append(404)
+            for status, response in problem_responses(*statuses).items():
+                responses.setdefault(str(status), response)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    if f'"{_VALIDATION_REF}"' not in json.dumps(document.get("paths", {})):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    return document

@@ -6,7 +6,9 @@ is a PostGIS ``geometry(Geometry, 4326)`` column with a GiST index; on SQLite it
 beside ``minx``, ``miny``, ``maxx`` and ``maxy`` columns that serve bounding-box queries. The
 ``layer_provenance`` table says where each layer came from, and ``schema_version`` records every
 step applied. The service keeps its API tokens (``api_tokens``, only hashes of the secrets), browser
-sessions (``api_sessions``) and an audit log of every write (``audit_log``).
+sessions (``api_sessions``) and an audit log of every write (``audit_log``). Rostering keeps the
+duty policies (``duty_policies``), the staff (``staff``) and the rosters (``rosters``, with their
+``roster_assignments``).
 
 A step is a :class:`Migration`: a version number, a description and a function that changes the
 schema through the connection it is given. Steps are applied in order, each in its own
@@ -205,6 +207,78 @@ def audit_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("layer", sa.Text, index=True),
         sa.Column("summary", sa.Text, nullable=False),
+    )
+
+
+def duty_policies_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of duty policies: one row per version, with its fingerprint and TOML."""
+    return sa.Table(
+        "duty_policies",
+        metadata,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("toml", sa.Text, nullable=False),
+    )
+
+
+def staff_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of the people who can be rostered; ``data`` holds the rest as JSON."""
+    return sa.Table(
+        "staff",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("squad_id", sa.Text, index=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("demo", sa.Boolean, nullable=False),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("imported_at", sa.Text, nullable=False),
+    )
+
+
+def rosters_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of rosters: week, status, the policy they were made under, the report."""
+    return sa.Table(
+        "rosters",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("week", sa.Text, nullable=False, index=True),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("policy_version", sa.Integer, nullable=False),
+        sa.Column("policy_fingerprint", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("based_on", sa.Text),
+        sa.Column("report", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+
+
+def roster_assignments_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of roster assignments: the columns of :mod:`grids.roster`, per roster."""
+    return sa.Table(
+        "roster_assignments",
+        metadata,
+        sa.Column(
+            "roster_id",
+            sa.Text,
+            sa.ForeignKey("rosters.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("officer_id", sa.Text, primary_key=True),
+        sa.Column("date", sa.Text, primary_key=True),
+        sa.Column("slot_id", sa.Text, primary_key=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("squad_id", sa.Text),
+        sa.Column("start", sa.Text, nullable=False),
+        sa.Column("end", sa.Text, nullable=False),
+        sa.Column("post_id", sa.Text),
+        sa.Column("task", sa.Text, nullable=False),
+        sa.Column("requirement_id", sa.Text),
+        sa.Column("pinned", sa.Boolean, nullable=False),
     )
 
 
@@ -417,6 +491,17 @@ def _create_reports_v4(connection: Connection) -> None:
     reports_table(sa.MetaData()).create(connection)
 
 
+def _create_roster_tables_v5(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    for table in (
+        duty_policies_table(metadata),
+        staff_table(metadata),
+        rosters_table(metadata),
+        roster_assignments_table(metadata),
+    ):
+        table.create(connection)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the layer tables and layer_provenance", _create_layers_v1),
     Migration(2, "create the unit_grids, responsibility_grids and posts tables", _create_layers_v2),
@@ -424,6 +509,11 @@ MIGRATIONS: list[Migration] = [
         3, "create the api_tokens, api_sessions and audit_log tables", _create_access_tables_v3
     ),
     Migration(4, "create the reports table", _create_reports_v4),
+    Migration(
+        5,
+        "create the duty_policies, staff, rosters and roster_assignments tables",
+        _create_roster_tables_v5,
+    ),
 ]
 """Every step, in order, numbered from 1 without gaps."""
 

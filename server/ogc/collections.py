@@ -14,6 +14,7 @@ from server.ogc.landing import (
     CRS84,
     REL_SCHEMA,
     SCHEMA_JSON,
+    CollectionId,
     FormatDep,
     SourcesDep,
     link,
@@ -77,7 +78,7 @@ def collections(
 
 @router.get("/collections/{collection_id}", summary="Collection")
 def collection(
-    collection_id: str,
+    collection_id: CollectionId,
     request: Request,
     store: StoreDep,
     sources: SourcesDep,

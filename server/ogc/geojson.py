@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from fastapi.responses import Response
 from shapely.geometry import mapping
 
@@ -33,6 +35,32 @@ def _column_values(values: pd.Series) -> list[Any]:
     return [None if _is_missing(v) else v for v in values.astype(object).tolist()]
 
 
+def _geos_writes_exact() -> bool:
+    """Whether GEOS writes GeoJSON coordinates that read back as the same doubles."""
+    probe = shapely.LineString([(113.12345678901235, 0.30000000000000004), (1e-07, -89.999999)])
+    written = json.loads(shapely.to_geojson(probe))["coordinates"]
+    return bool(written == [list(point) for point in probe.coords])
+
+
+_EXACT_GEOJSON: Final = _geos_writes_exact()
+
+
+def geometry_texts(geometries: np.ndarray) -> list[str]:
+    """Return each geometry as GeoJSON text, ``null`` where there is none.
+
+    GEOS writes them, far faster than Python can from shapely's mappings; where it would round
+    coordinates (older GEOS), they are written from the mappings instead.
+
+    Parameters
+    ----------
+    geometries
+        Shapely geometries (an object array), None where missing.
+    """
+    if _EXACT_GEOJSON:
+        return ["null" if text is None else text for text in shapely.to_geojson(geometries)]
+    return ["null" if g is None else _dumps(mapping(g)) for g in geometries]
+
+
 def geojson_features(frame: gpd.GeoDataFrame, spec: LayerSpec) -> list[dict[str, Any]]:
     """Return the features of a layer as GeoJSON Feature objects.
 
@@ -49,21 +77,178 @@ def geojson_features(frame: gpd.GeoDataFrame, spec: LayerSpec) -> list[dict[str,
     ids = [str(v) for v in frame["id"].tolist()]
     columns = {c.name: _column_values(frame[c.name]) for c in spec.columns}
     attrs = frame["attrs"].tolist()
-    geoms = frame.geometry.array
+    geometries = geometry_texts(np.asarray(frame.geometry.array, dtype=object))
     features = []
     for i, feature_id in enumerate(ids):
-        geom = geoms[i]
         properties = {name: values[i] for name, values in columns.items()}
         properties["attrs"] = attrs[i] if isinstance(attrs[i], Mapping) else {}
         features.append(
             {
                 "type": "Feature",
                 "id": feature_id,
-                "geometry": None if geom is None else mapping(geom),
+                "geometry": json.loads(geometries[i]),
                 "properties": properties,
             }
         )
     return features
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def encode_features(rows: Sequence[Sequence[Any]], spec: LayerSpec) -> list[str]:
+    """Return stored rows of a layer as GeoJSON Feature texts, as :func:`geojson_features` would.
+
+    The rows are ``(id, <spec columns>, attrs JSON, WKB)`` as the layer's table holds them: the
+    attrs are stored as JSON and go into the text as they are, the geometries are written by GEOS
+    (:func:`geometry_texts`), and nothing passes through pandas or shapely mappings.
+
+    Parameters
+    ----------
+    rows
+        The rows, in the order of the features.
+    spec
+        The layer's spec.
+    """
+    if not rows:
+        return []
+    names = [c.name for c in spec.columns]
+    json_columns = {i for i, c in enumerate(spec.columns) if c.kind == "json"}
+    wkb = np.empty(len(rows), dtype=object)
+    wkb[:] = [row[-1] for row in rows]
+    geometries = geometry_texts(shapely.from_wkb(wkb))
+    features = []
+    for row, geometry in zip(rows, geometries, strict=True):
+        values = row[1:-2]
+        properties = {
+            name: json.loads(value) if i in json_columns and value is not None else value
+            for i, (name, value) in enumerate(zip(names, values, strict=True))
+        }
+        head = _dumps(properties)[:-1]
+        attrs = f'{head}{"," if properties else ""}"attrs":{row[-2]}}}'
+        features.append(
+            f'{{"type":"Feature","id":{_dumps(row[0])},"geometry":{geometry},"properties":{attrs}}}'
+        )
+    return features
+
+
+def feature_collection_response(
+    members: Mapping[str, Any],
+    features: Sequence[Mapping[str, Any] | str],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Return a GeoJSON FeatureCollection of ``features`` with further ``members``.
+
+    Parameters
+    ----------
+    members
+        The members besides ``type`` and ``features``: ``numberReturned``, ``links``, ….
+    features
+        GeoJSON Feature objects, or their JSON text (:func:`encode_features`).
+    headers
+        Headers for the response.
+    """
+    texts = ",".join(f if isinstance(f, str) else _dumps(f) for f in features)
+    rest = _dumps(dict(members))[1:-1]
+    content = f'{{"type":"FeatureCollection","features":[{texts}]{"," if rest else ""}{rest}}}'
+    return Response(
+        content.encode("utf-8"),
+        media_type=GEOJSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _nullable(schema: dict[str, Any], openapi: str) -> dict[str, Any]:
+    if openapi.startswith("3.0"):
+        return {**schema, "nullable": True}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def link_schema() -> dict[str, Any]:
+    """Return the JSON schema of a link object (see :func:`server.ogc.landing.link`)."""
+    return {
+        "type": "object",
+        "required": ["href", "rel"],
+        "properties": {
+            "href": {"type": "string"},
+            "rel": {"type": "string"},
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+        },
+    }
+
+
+def feature_schema(openapi: str = "3.1.0") -> dict[str, Any]:
+    """Return the JSON schema of a GeoJSON Feature as :func:`geojson_features` writes it.
+
+    Parameters
+    ----------
+    openapi
+        The version of the OpenAPI document it goes into: 3.0 spells a missing geometry with
+        ``nullable``, 3.1 with the type ``null``.
+    """
+    geometry = {
+        "type": "object",
+        "required": ["type", "coordinates"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "enum": [
+                    "Point",
+                    "LineString",
+                    "Polygon",
+                    "MultiPoint",
+                    "MultiLineString",
+                    "MultiPolygon",
+                ],
+            },
+            "coordinates": {"type": "array"},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["type", "id", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": _nullable(geometry, openapi),
+            "properties": {"type": "object"},
+            "links": {"type": "array", "items": link_schema()},
+        },
+    }
+
+
+def feature_collection_schema(openapi: str = "3.1.0") -> dict[str, Any]:
+    """Return the JSON schema of a GeoJSON FeatureCollection of this service (a page of items).
+
+    Parameters
+    ----------
+    openapi
+        The version of the OpenAPI document it goes into (see :func:`feature_schema`).
+    """
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "required": ["type", "features", "numberReturned"],
+        "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": feature_schema(openapi)},
+            "numberReturned": count,
+            "numberMatched": count,
+            "timeStamp": {"type": "string", "format": "date-time"},
+            "links": {"type": "array", "items": link_schema()},
+        },
+    }
+
+
+def geojson_content(schema: dict[str, Any], description: str) -> dict[int | str, Any]:
+    """Return the OpenAPI ``responses`` of a route that answers 200 with GeoJSON of ``schema``.
+
+    The route gives ``response_class=Response`` so that FastAPI adds no JSON content of its own.
+    """
+    return {200: {"description": description, "content": {GEOJSON: {"schema": schema}}}}
 
 
 def json_response(
@@ -74,9 +259,8 @@ def json_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Return ``body`` as compact UTF-8 JSON (non-ASCII text kept as it is)."""
-    content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return Response(
-        content.encode("utf-8"),
+        _dumps(body).encode("utf-8"),
         status_code=status_code,
         media_type=media_type,
         headers=dict(headers) if headers else None,

@@ -8,7 +8,7 @@ link after the first page. ``numberMatched`` is given only where it costs nothin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -16,15 +16,30 @@ from fastapi.responses import Response
 
 from server.dependencies import LayerReader, SettingsDep, StoreDep
 from server.errors import InvalidParameterError
-from server.ogc.geojson import GEOJSON, JSON, json_response, parse_bbox
-from server.ogc.landing import CRS84, FormatDep, SourcesDep, link, ogc_base
+from server.ogc.geojson import (
+    BBOX_EXAMPLE,
+    GEOJSON,
+    JSON,
+    feature_collection_response,
+    feature_collection_schema,
+    feature_schema,
+    geojson_content,
+    json_response,
+    parse_bbox,
+)
+from server.ogc.landing import CRS84, CollectionId, FormatDep, SourcesDep, link, ogc_base
+from server.ogc.pages import MAX_ROWS
 from server.ogc.sources import find_source
 
 router = APIRouter()
 
 
+CRS84_NAMES: Final = (CRS84, "CRS84", "OGC:CRS84")
+"""The names of CRS84 that ``crs`` and ``bbox-crs`` accept: the only CRS of this service."""
+
+
 def _check_crs(value: str | None, name: str) -> None:
-    if value is not None and value.strip() not in (CRS84, "CRS84", "OGC:CRS84"):
+    if value is not None and value.strip() not in CRS84_NAMES:
         raise InvalidParameterError(
             f"{name} must be {CRS84}: this service answers in CRS84 longitude/latitude",
             field=name,
@@ -35,9 +50,14 @@ def _page_url(request: Request, *, limit: int, offset: int) -> str:
     return str(request.url.include_query_params(limit=limit, offset=offset))
 
 
-@router.get("/collections/{collection_id}/items", summary="Features")
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features",
+    response_class=Response,
+    responses=geojson_content(feature_collection_schema(), "a page of features"),
+)
 def items(
-    collection_id: str,
+    collection_id: CollectionId,
     *,
     request: Request,
     store: StoreDep,
@@ -48,19 +68,30 @@ def items(
     bbox: Annotated[
         str | None,
         Query(
-            description="min lon,min lat,max lon,max lat (CRS84), e.g. 113.55,34.80,113.75,34.96"
+            description="min lon,min lat,max lon,max lat (CRS84), e.g. 113.55,34.80,113.75,34.96",
+            examples=[BBOX_EXAMPLE],
         ),
     ] = None,
     limit: Annotated[
         int | None, Query(ge=1, description="features per page (capped at the maximum)")
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="features to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROWS, description="features to skip")] = 0,
     datetime_: Annotated[
         str | None,
         Query(alias="datetime", description="an instant or interval; layers ignore it"),
     ] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS84 only")] = None,
-    crs: Annotated[str | None, Query(description="CRS84 only")] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(
+            alias="bbox-crs",
+            description="CRS84 only",
+            json_schema_extra={"enum": list(CRS84_NAMES)},
+        ),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        Query(description="CRS84 only", json_schema_extra={"enum": list(CRS84_NAMES)}),
+    ] = None,
 ) -> Response:
     """Return features of a collection as GeoJSON, within ``bbox``, a page at a time."""
     source = find_source(sources, collection_id)
@@ -81,21 +112,24 @@ def items(
     if offset > 0:
         prev_url = _page_url(request, limit=page_size, offset=max(offset - page_size, 0))
         links.append(link(prev_url, "prev", GEOJSON, "the previous page"))
-    body: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": page.features,
+    members: dict[str, Any] = {
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "numberReturned": len(page.features),
         "links": links,
     }
     if page.number_matched is not None:
-        body["numberMatched"] = page.number_matched
-    return json_response(body, media_type=GEOJSON)
+        members["numberMatched"] = page.number_matched
+    return feature_collection_response(members, page.features)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id:path}", summary="Feature")
+@router.get(
+    "/collections/{collection_id}/items/{feature_id:path}",
+    summary="Feature",
+    response_class=Response,
+    responses=geojson_content(feature_schema(), "the feature"),
+)
 def item(
-    collection_id: str,
+    collection_id: CollectionId,
     feature_id: str,
     request: Request,
     store: StoreDep,

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from geodata.layers import LAYERS
 from server.dependencies import SettingsDep
-from server.errors import InvalidParameterError
-from server.ogc.geojson import GEOJSON, JSON, json_response
+from server.errors import PROBLEM_JSON, PROBLEM_SCHEMA, InvalidParameterError
+from server.ogc.geojson import (
+    GEOJSON,
+    JSON,
+    feature_collection_schema,
+    feature_schema,
+    json_response,
+    link_schema,
+)
 from server.ogc.sources import FeatureSource
 from server.settings import Settings
 
@@ -32,7 +40,7 @@ CONFORMANCE: Final = (
 router = APIRouter()
 
 
-def feature_sources(request: Request) -> dict[str, FeatureSource]:
+async def feature_sources(request: Request) -> dict[str, FeatureSource]:
     """Return the collections of the app, by id."""
     sources: dict[str, FeatureSource] = request.app.state.feature_sources
     return sources
@@ -40,9 +48,24 @@ def feature_sources(request: Request) -> dict[str, FeatureSource]:
 
 SourcesDep = Annotated[dict[str, FeatureSource], Depends(feature_sources)]
 
+CollectionId = Annotated[
+    str, Path(description="the collection: a layer, e.g. roads", examples=list(LAYERS))
+]
+"""The ``collection_id`` path parameter (the layers are examples: the app may have others)."""
 
-def output_format(
-    f: Annotated[str | None, Query(description="the encoding: json (the only one)")] = None,
+
+FORMATS: Final = ("json", "geojson", JSON, GEOJSON)
+"""The values of ``f``: all of them ask for JSON (GeoJSON for features)."""
+
+
+async def output_format(
+    f: Annotated[
+        str | None,
+        Query(
+            description="the encoding: json (the only one)",
+            json_schema_extra={"enum": list(FORMATS)},
+        ),
+    ] = None,
 ) -> str:
     """Return the encoding asked for with ``f``.
 
@@ -51,7 +74,7 @@ def output_format(
     InvalidParameterError
         If it is not ``json`` (or its aliases ``geojson``, ``application/json``).
     """
-    if f is None or f.lower() in ("json", "geojson", JSON, GEOJSON):
+    if f is None or f.lower() in FORMATS:
         return "json"
     raise InvalidParameterError(
         f"f={f!r} is not an encoding of this service; use f=json", field="f"
@@ -100,7 +123,17 @@ def conformance(_f: FormatDep) -> Response:
     return json_response({"conformsTo": list(CONFORMANCE)})
 
 
-@router.get("/api", summary="API definition")
+@router.get(
+    "/api",
+    summary="API definition",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the OpenAPI 3.0 document",
+            "content": {OPENAPI_30: {"schema": {"type": "object"}}},
+        }
+    },
+)
 def api_definition(
     request: Request, settings: SettingsDep, sources: SourcesDep, _f: FormatDep
 ) -> Response:
@@ -122,25 +155,40 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _get(summary: str, media_type: str, parameters: list[dict[str, Any]], *, secured: bool) -> Any:
+def _get(
+    summary: str,
+    media_type: str,
+    parameters: list[dict[str, Any]],
+    *,
+    secured: bool,
+    schema: dict[str, Any],
+) -> Any:
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": parameters,
         "responses": {
-            "200": {"description": summary, "content": {media_type: {"schema": {}}}},
-            "400": {
-                "description": "invalid parameter",
-                "content": {"application/problem+json": {}},
-            },
+            "200": {"description": summary, "content": {media_type: {"schema": schema}}},
+            "400": {"description": "invalid parameter", "content": problem},
         },
     }
     if secured:
-        operation["responses"]["401"] = {"description": "no valid token"}
-        operation["responses"]["403"] = {"description": "the token's role may not read layers"}
-        operation["responses"]["404"] = {"description": "no such collection or feature"}
+        operation["responses"]["401"] = {"description": "no valid token", "content": problem}
+        operation["responses"]["403"] = {
+            "description": "the token's role may not read layers",
+            "content": problem,
+        }
+        operation["responses"]["404"] = {
+            "description": "no such collection or feature",
+            "content": problem,
+        }
     else:
         operation["security"] = []
     return {"get": operation}
+
+
+def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def openapi_document(base: str, settings: Settings, collection_ids: list[str]) -> dict[str, Any]:
@@ -193,6 +241,27 @@ def openapi_document(base: str, settings: Settings, collection_ids: list[str]) -
         {"type": "string"},
     )
     items = [collection, bbox, limit, offset, datetime, f]
+    text = {"type": "string"}
+    links = {"type": "array", "items": link_schema()}
+    landing = _object(["links"], {"title": text, "description": text, "links": links})
+    conformance = _object(["conformsTo"], {"conformsTo": {"type": "array", "items": text}})
+    collection_schema = _object(
+        ["id", "links"],
+        {
+            "id": text,
+            "title": text,
+            "description": text,
+            "itemType": text,
+            "crs": {"type": "array", "items": text},
+            "storageCrs": text,
+            "extent": {"type": "object"},
+            "links": links,
+        },
+    )
+    collections = _object(
+        ["links", "collections"],
+        {"links": links, "collections": {"type": "array", "items": collection_schema}},
+    )
     return {
         "openapi": "3.0.3",
         "info": {
@@ -203,22 +272,37 @@ def openapi_document(base: str, settings: Settings, collection_ids: list[str]) -
         "servers": [{"url": base}],
         "security": [{"bearerAuth": []}, {"basicAuth": []}],
         "paths": {
-            "/": _get("Landing page", JSON, [f], secured=False),
-            "/conformance": _get("Conformance classes", JSON, [f], secured=False),
-            "/api": _get("This API definition", OPENAPI_30, [f], secured=False),
-            "/collections": _get("The collections", JSON, [f], secured=True),
-            "/collections/{collectionId}": _get(
-                "A collection", JSON, [collection, f], secured=True
+            "/": _get("Landing page", JSON, [f], secured=False, schema=landing),
+            "/conformance": _get(
+                "Conformance classes", JSON, [f], secured=False, schema=conformance
             ),
-            "/collections/{collectionId}/items": _get("Features", GEOJSON, items, secured=True),
+            "/api": _get(
+                "This API definition", OPENAPI_30, [f], secured=False, schema={"type": "object"}
+            ),
+            "/collections": _get("The collections", JSON, [f], secured=True, schema=collections),
+            "/collections/{collectionId}": _get(
+                "A collection", JSON, [collection, f], secured=True, schema=collection_schema
+            ),
+            "/collections/{collectionId}/items": _get(
+                "Features", GEOJSON, items, secured=True, schema=feature_collection_schema("3.0")
+            ),
             "/collections/{collectionId}/items/{featureId}": _get(
-                "A feature", GEOJSON, [collection, feature, f], secured=True
+                "A feature",
+                GEOJSON,
+                [collection, feature, f],
+                secured=True,
+                schema=feature_schema("3.0"),
             ),
             "/collections/{collectionId}/schema": _get(
-                "The schema of the features' properties", SCHEMA_JSON, [collection], secured=True
+                "The schema of the features' properties",
+                SCHEMA_JSON,
+                [collection],
+                secured=True,
+                schema={"type": "object"},
             ),
         },
         "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -230,6 +314,6 @@ def openapi_document(base: str, settings: Settings, collection_ids: list[str]) -
                     "scheme": "basic",
                     "description": "any user name, the API token as the password",
                 },
-            }
+            },
         },
     }

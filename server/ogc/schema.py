@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from geodata.layers import ColumnKind, GeometryFamily, LayerSpec
 from server.dependencies import LayerReader
 from server.ogc.geojson import json_response
-from server.ogc.landing import SCHEMA_JSON, SourcesDep, ogc_base
+from server.ogc.landing import SCHEMA_JSON, CollectionId, SourcesDep, ogc_base
 from server.ogc.sources import find_source
 
 router = APIRouter()
@@ -81,9 +81,19 @@ def properties_schema(spec: LayerSpec, schema_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}/schema", summary="Schema")
+@router.get(
+    "/collections/{collection_id}/schema",
+    summary="Schema",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the JSON schema of the features",
+            "content": {SCHEMA_JSON: {"schema": {"type": "object"}}},
+        }
+    },
+)
 def schema(
-    collection_id: str, request: Request, sources: SourcesDep, _reader: LayerReader
+    collection_id: CollectionId, request: Request, sources: SourcesDep, _reader: LayerReader
 ) -> Response:
     """Return the JSON schema of a collection's features: properties, types and geometry."""
     source = find_source(sources, collection_id)

@@ -7,12 +7,14 @@ sources of the app (``app.state.feature_sources``) without changing the routes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from geodata.layers import LAYERS, LayerSpec
 from server.errors import NotFound
-from server.ogc.geojson import Bounds, geojson_features
+from server.ogc.geojson import Bounds, encode_features, geojson_features
+from server.ogc.pages import feature_count, read_rows
 from server.storage import Store
 
 
@@ -23,14 +25,15 @@ class Page:
     Attributes
     ----------
     features
-        GeoJSON Feature objects.
+        GeoJSON Feature objects, or their JSON text
+        (:func:`~server.ogc.geojson.encode_features`).
     more
         Whether features follow this page.
     number_matched
         How many features match in all, where that is cheap to know; else None.
     """
 
-    features: list[dict[str, Any]]
+    features: Sequence[Mapping[str, Any] | str]
     more: bool
     number_matched: int | None
 
@@ -118,15 +121,12 @@ class LayerSource:
         datetime: str | None,
     ) -> Page:
         """Return a page of the layer; one feature more is read to tell whether others follow."""
-        frame = store.read_layer(self.spec.name, bbox=bbox, limit=limit + 1, offset=offset)
-        more = len(frame) > limit
-        features = geojson_features(frame.iloc[:limit], self.spec)
-        matched = None
-        if bbox is None:
-            # a write replaces a whole layer together with its provenance, so its count is exact
-            counts = {p.layer: p.feature_count for p in store.layer_provenance()}
-            matched = counts.get(self.spec.name, 0)
-        elif offset == 0 and not more:
+        with store.connection() as connection:
+            rows = read_rows(connection, self.spec, bbox=bbox, limit=limit + 1, offset=offset)
+            matched = feature_count(connection, self.spec.name) if bbox is None else None
+        more = len(rows) > limit
+        features = encode_features(rows[:limit], self.spec)
+        if bbox is not None and offset == 0 and not more:
             matched = len(features)
         return Page(features, more, matched)
 

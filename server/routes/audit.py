@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from server.audit import read_audit
 from server.dependencies import AuditReader, StoreDep
+from server.ogc.pages import MAX_ROWS
 
 router = APIRouter(tags=["audit"])
 
@@ -19,7 +20,7 @@ def audit_log(
     store: StoreDep,
     _admin: AuditReader,
     limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="entries to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROWS, description="entries to skip")] = 0,
     layer: Annotated[str | None, Query(description="only the writes of this layer")] = None,
     token_id: Annotated[str | None, Query(description="only the writes of this token")] = None,
     action: Annotated[str | None, Query(description="only this action, e.g. layer.import")] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.audit import AuditEntry, entry_for, record
 from server.auth import (
@@ -75,12 +75,24 @@ def login_page(settings: SettingsDep, next_path: Annotated[str, Query(alias="nex
     return _login_page(settings, next_path=next_path)
 
 
-@router.post("/login", summary="Sign in", response_model=None)
+_SIGN_IN_PAGE_AGAIN: Final = {
+    "description": "the sign-in page again, saying why the token was refused",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+@router.post(
+    "/login",
+    summary="Sign in",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={401: _SIGN_IN_PAGE_AGAIN},
+)
 def login(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    token: Annotated[str, Form(description="the token")],
+    token: Annotated[str, Form(min_length=1, description="the token")],
     next_path: Annotated[str, Form(alias="next", description="where to go next")] = "/",
 ) -> Response:
     """Sign in with a token: sets a session cookie (HttpOnly, SameSite=Strict) and redirects."""
@@ -108,13 +120,13 @@ def login(
     return response
 
 
-@router.post("/logout", summary="Sign out")
+@router.post("/logout", summary="Sign out", status_code=303, response_class=RedirectResponse)
 def logout(request: Request, store: StoreDep, settings: SettingsDep) -> RedirectResponse:
     """Sign out: end the session, clear its cookie and go to the sign-in page."""
     return _logout(request, store, settings)
 
 
-@router.get("/logout", summary="Sign out (link)")
+@router.get("/logout", summary="Sign out (link)", status_code=303, response_class=RedirectResponse)
 def logout_link(request: Request, store: StoreDep, settings: SettingsDep) -> RedirectResponse:
     """Sign out from a link: as ``POST /logout``."""
     return _logout(request, store, settings)
@@ -161,15 +173,36 @@ def me(principal: SignedIn) -> dict[str, Any]:
     }
 
 
+MAX_TOKEN_DAYS: Final = 36_500
+"""The longest a token may be valid, in days (a century; 0 is for tokens that never expire)."""
+
+
 class TokenRequest(BaseModel):
     """A token to create."""
 
+    # what server.auth.create_token checks besides the fields' own types
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": Role.OFFICER.value}}},
+            "then": {
+                "required": ["officer_id"],
+                "properties": {"officer_id": {"type": "string", "minLength": 1}},
+            },
+        }
+    )
+
     role: Role
-    name: str = Field(min_length=1, description="who holds it, e.g. the holder's name")
+    name: str = Field(
+        min_length=1, pattern=r"\S", description="who holds it, e.g. the holder's name"
+    )
     squads: list[str] = Field(default_factory=list, description="squads granted")
     officer_id: str | None = Field(None, description="the officer, for the officer role")
     expires_days: float | None = Field(
-        None, ge=0, description="days until it expires; 0 for never; by default token_days"
+        None,
+        ge=0,
+        le=MAX_TOKEN_DAYS,
+        strict=True,  # a number, not true/false or text
+        description="days until it expires; 0 for never; by default token_days",
     )
 
 

@@ -25,7 +25,12 @@ from server._frames import frame_to_rows
 from server.audit import entry_for, id_changes, record
 from server.auth import Principal
 from server.dependencies import LayerWriter, SettingsDep, StoreDep, check_if_match
-from server.errors import InvalidParameterError, PreconditionFailed, UnsupportedUploadError
+from server.errors import (
+    InvalidParameterError,
+    PreconditionFailed,
+    UnsupportedUploadError,
+    problem_responses,
+)
 from server.migrations import provenance_table
 from server.ogc.geojson import json_response
 from server.routes.layers import layer_etag, provenance_of
@@ -187,7 +192,15 @@ def _write(
         return record(connection, entry)
 
 
-@router.post("", status_code=201, summary="Import a file as a layer")
+@router.post(
+    "",
+    status_code=201,
+    summary="Import a file as a layer",
+    responses={
+        200: {"description": "the file was imported before: nothing changed"},
+        **problem_responses(412, 413, 415, 422, 428),
+    },
+)
 def import_file(
     *,
     request: Request,
@@ -195,7 +208,14 @@ def import_file(
     settings: SettingsDep,
     principal: LayerWriter,
     file: Annotated[UploadFile, File(description="the file: GeoJSON, zipped Shapefile, …")],
-    layer: Annotated[str, Form(description=f"the layer it becomes: {', '.join(LAYERS)}")],
+    layer: Annotated[
+        str,
+        Form(
+            min_length=1,
+            description=f"the layer it becomes: {', '.join(LAYERS)}",
+            json_schema_extra={"enum": list(LAYERS)},
+        ),
+    ],
     coords: Annotated[
         Literal["wgs84", "gcj02", "bd09"],
         Form(description="offset of lon/lat data: wgs84 (none), gcj02 (Amap), bd09 (Baidu)"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
@@ -18,8 +19,19 @@ from geodata.errors import GeodataError, GeodataWarning
 from geodata.export import export_layer
 from geodata.layers import LAYERS, layer_spec
 from server.dependencies import LayerReader, StoreDep, weak_etag
-from server.errors import InvalidParameterError, NotFound
-from server.ogc.geojson import GEOJSON, geojson_features, json_response, parse_bbox
+from server.errors import InvalidParameterError, NotFound, problem_responses
+from server.ogc.geojson import (
+    BBOX_EXAMPLE,
+    GEOJSON,
+    feature_collection_response,
+    feature_collection_schema,
+    feature_schema,
+    geojson_content,
+    geojson_features,
+    json_response,
+    parse_bbox,
+)
+from server.ogc.pages import MAX_ROWS
 from server.storage import Provenance, Store
 
 router = APIRouter(prefix="/layers", tags=["layers"])
@@ -38,6 +50,12 @@ def layer_etag(provenance: Provenance | None) -> str:
     if provenance is None:
         return weak_etag("empty")
     return weak_etag(provenance.sha256, provenance.imported_at, provenance.feature_count)
+
+
+LayerName = Annotated[
+    str, PathParameter(description="the layer", json_schema_extra={"enum": list(LAYERS)})
+]
+"""The ``name`` path parameter: one of :data:`geodata.layers.LAYERS` (else 404)."""
 
 
 def provenance_of(store: Store, name: str) -> Provenance | None:
@@ -70,9 +88,24 @@ def list_layers(request: Request, store: StoreDep, _reader: LayerReader) -> dict
     return {"layers": layers}
 
 
-@router.get("/{name}/export", summary="Export a layer")
+@router.get(
+    "/{name}/export",
+    summary="Export a layer",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the layer as a file",
+            "content": {
+                "application/geopackage+sqlite3": {},
+                GEOJSON: {"schema": {"type": "object"}},
+                "application/zip": {},
+            },
+        },
+        **problem_responses(422),
+    },
+)
 def export(
-    name: str,
+    name: LayerName,
     store: StoreDep,
     _reader: LayerReader,
     fmt: Annotated[
@@ -115,34 +148,51 @@ def export(
     )
 
 
-@router.get("/{name}", summary="A layer as GeoJSON")
+@router.get(
+    "/{name}",
+    summary="A layer as GeoJSON",
+    response_class=Response,
+    responses=geojson_content(feature_collection_schema(), "the features"),
+)
 def get_layer(
-    name: str,
+    name: LayerName,
     store: StoreDep,
     _reader: LayerReader,
     bbox: Annotated[
         str | None,
-        Query(description="min lon,min lat,max lon,max lat, e.g. 113.55,34.80,113.75,34.96"),
+        Query(
+            description="min lon,min lat,max lon,max lat, e.g. 113.55,34.80,113.75,34.96",
+            examples=[BBOX_EXAMPLE],
+        ),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, description="at most this many features")] = None,
-    offset: Annotated[int, Query(ge=0, description="features to skip, in id order")] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_ROWS, description="at most this many features")
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ROWS, description="features to skip, in id order")
+    ] = 0,
 ) -> Response:
     """Return a layer as a GeoJSON FeatureCollection, within ``bbox``, paged by limit/offset."""
     spec = layer_spec(name)
     box = parse_bbox(bbox)
     frame = store.read_layer(name, bbox=box, limit=limit, offset=offset)
-    body = {
-        "type": "FeatureCollection",
-        "name": name,
-        "features": geojson_features(frame, spec),
-        "numberReturned": len(frame),
-    }
     etag = layer_etag(provenance_of(store, name))
-    return json_response(body, media_type=GEOJSON, headers={"ETag": etag})
+    return feature_collection_response(
+        {"name": name, "numberReturned": len(frame)},
+        geojson_features(frame, spec),
+        headers={"ETag": etag},
+    )
 
 
-@router.get("/{name}/{feature_id:path}", summary="A feature as GeoJSON")
-def get_feature(name: str, feature_id: str, store: StoreDep, _reader: LayerReader) -> Response:
+@router.get(
+    "/{name}/{feature_id:path}",
+    summary="A feature as GeoJSON",
+    response_class=Response,
+    responses=geojson_content(feature_schema(), "the feature"),
+)
+def get_feature(
+    name: LayerName, feature_id: str, store: StoreDep, _reader: LayerReader
+) -> Response:
     """Return one feature of a layer as a GeoJSON Feature."""
     spec = layer_spec(name)
     frame = store.read_layer(name, ids=[feature_id])

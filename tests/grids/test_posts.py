@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import HANKOU, METRIC
 from geopandas.testing import assert_geodataframe_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,9 +26,7 @@ from geodata.layers import layer_spec
 from grids.posts import POST_COLUMNS, PostPolicy, all_posts, point_posts, posts_from_roads
 from server.storage import Provenance, Store
 
-METRIC = "EPSG:4547"
 X0, Y0 = 460_000.0, 3_850_000.0
-HANKOU = Path(__file__).parents[1] / "data" / "wuhan_hankou_4km_wgs84.geojson"
 LEVELS = ("strict", "controlled", "regulated")
 ID = re.compile(r"P-(.+)-(\d+)")
 

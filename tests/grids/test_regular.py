@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
+from conftest import METRIC, X0, Y0, assert_unit_grids, districts, frame
 from geopandas.testing import assert_geodataframe_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
-from test_unit_grids import METRIC, X0, Y0, assert_unit_grids, districts, frame
 
 from geodata.errors import GeodataWarning
 from geodata.huiji import load_huiji

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import METRIC, X0, Y0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -26,9 +27,6 @@ from grids.responsibility import (
     seeds_from_territories,
 )
 
-METRIC = "EPSG:4547"
-# A point in Huiji District in EPSG:4547 metres.
-X0, Y0 = 463_000.0, 3_853_000.0
 CELL = 100.0
 Cell = tuple[int, int]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import HANKOU, METRIC
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Polygon, box
@@ -28,9 +27,7 @@ from grids.road_grid import (
     workload_by_grid,
 )
 
-METRIC = "EPSG:4547"
 X0, Y0 = 460_000.0, 3_850_000.0
-HANKOU = Path(__file__).parents[1] / "data" / "wuhan_hankou_4km_wgs84.geojson"
 LEVELS = ("strict", "controlled", "regulated")
 
 

@@ -15,7 +15,7 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from geodata.errors import FieldError, InputFileError
-from grids.demo_staff import DEMO_LEADER_COUNT, huiji_demo_staff
+from grids.demo_staff import DEMO_LEADER_COUNT, SIZING_UTILISATION, huiji_demo_staff
 from grids.staff import (
     LeavePeriod,
     Officer,
@@ -277,7 +277,9 @@ def test_demo_staff_sized_by_hours(bundled_squads: list[tuple[str, str]]) -> Non
         bundled_squads, officer_hours=officer_hours, assistant_hours=assistant_hours
     )
     roles = Counter((p.squad_id, p.role) for p in staff)
-    assert roles["HJ-S-YB", "officer"] == math.ceil(410.0 / 40)
+    hours_each = 40 * SIZING_UTILISATION
+    assert roles["HJ-S-YB", "officer"] == math.ceil(410.0 / hours_each)
     assert roles["HJ-S-NZ", "officer"] == 8  # at least the smallest squad
-    assert roles["HJ-S-DH", "officer"] == 16  # at most the largest
-    assert roles["HJ-S-YB", "assistant"] == math.ceil(170.0 / 40)
+    # a squad sized from its demand is not capped: it gets what the week needs
+    assert roles["HJ-S-DH", "officer"] == math.ceil(5000.0 / hours_each)
+    assert roles["HJ-S-YB", "assistant"] == max(4, math.ceil(170.0 / hours_each))

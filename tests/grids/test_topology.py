@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import HANKOU, METRIC, X0, Y0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
@@ -23,11 +23,7 @@ from grids.topology import (
     unit_grid_adjacency,
 )
 
-METRIC = "EPSG:4547"
-# A point in Huiji District in EPSG:4547 metres.
-X0, Y0 = 463_000.0, 3_853_000.0
 CELL = 100.0
-HANKOU = Path(__file__).parents[1] / "data" / "wuhan_hankou_4km_wgs84.geojson"
 
 
 def _code(i: int, j: int) -> str:

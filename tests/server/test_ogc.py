@@ -88,7 +88,8 @@ def test_collections_one_per_layer_with_extent(service: Service) -> None:
     answer = service.client.get("/ogc/collections", headers=service.headers)
     assert answer.status_code == 200
     collections = {c["id"]: c for c in answer.json()["collections"]}
-    assert list(collections) == list(LAYERS)
+    # every layer, and the coverage of the posts by the roster (the datetime selects the slot)
+    assert list(collections) == [*LAYERS, "coverage"]
     roads = collections["roads"]
     bounds = service.store.read_layer("roads").total_bounds.tolist()
     assert roads["extent"]["spatial"]["bbox"] == [bounds]  # exact, on either database
@@ -244,7 +245,7 @@ def test_gdal_reads_every_collection(live_server: tuple[str, str], filled_store:
         names = [name for name, _ in pyogrio.list_layers(f"OAPIF:{base}")]
     finally:
         pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None})
-    assert names == list(LAYERS)
+    assert names == [*LAYERS, "coverage"]
     # the token as the password of HTTP Basic authentication (QGIS, GDAL's USERPWD)
     for name in LAYERS:
         read = pyogrio.read_dataframe(f"OAPIF:{base}", layer=name, USERPWD=f"gis:{secret}")

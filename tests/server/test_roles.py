@@ -28,6 +28,7 @@ PUBLIC = frozenset({"anyone"})
 EVERY_ROLE = frozenset(Role)
 WRITERS = frozenset({Role.ADMIN, Role.PLANNER})
 ADMINS = frozenset({Role.ADMIN})
+DUTY_READERS = frozenset({Role.ADMIN, Role.PLANNER, Role.DUTY_LEADER})
 
 PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("GET", "/"): PUBLIC,
@@ -47,6 +48,10 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("POST", "/tokens"): ADMINS,
     ("DELETE", "/tokens/{token_id}"): ADMINS,
     ("GET", "/audit"): ADMINS,
+    ("GET", "/maps/coverage"): DUTY_READERS,
+    ("GET", "/maps/gaps"): DUTY_READERS,
+    ("GET", "/coverage"): DUTY_READERS,
+    ("GET", "/coverage/now"): DUTY_READERS,
     ("GET", "/ogc"): PUBLIC,
     ("GET", "/ogc/conformance"): PUBLIC,
     ("GET", "/ogc/api"): PUBLIC,

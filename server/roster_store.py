@@ -1,0 +1,449 @@
+"""Where rostering keeps its inputs and results: duty policies, staff and rosters.
+
+:class:`RosterStore` works on a :class:`~server.storage.Store`'s database (the tables of migration
+step 5, see :mod:`server.migrations`). Every write is one transaction: a staff list is replaced
+whole, a roster is written with all its assignments, or nothing is.
+
+- Duty policies are kept by version, with their content fingerprint and TOML text; a version is
+  never overwritten with other rules.
+- Staff are rows (id, name, squad, role, demo) with the rest of an :class:`~grids.staff.Officer`
+  as JSON.
+- A roster has an id (``<week>-<n>``), its week, a status (``draft`` or ``published``), the
+  version and fingerprint of the policy it was made under, the solver's report as JSON, the id of
+  the roster it re-planned, and a ``version`` that every change bumps (for HTTP ETags).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from grids.policy import DutyPolicy, policy_from_toml, policy_to_toml
+from grids.roster import (
+    ASSIGNMENT_COLUMNS,
+    RosterInfo,
+    RosterStatus,
+    check_assignments,
+    empty_assignments,
+)
+from grids.staff import LeavePeriod, Officer, StaffRequest
+from server._frames import dump_json
+from server.migrations import (
+    StorageError,
+    duty_policies_table,
+    roster_assignments_table,
+    rosters_table,
+    staff_table,
+)
+from server.storage import Store
+
+__all__ = [
+    "PolicyConflictError",
+    "RosterConflictError",
+    "RosterStore",
+    "StoredRoster",
+    "officer_from_dict",
+    "officer_to_dict",
+]
+
+_INSERT_BATCH = 5_000
+_STATUSES: tuple[RosterStatus, ...] = ("draft", "published")
+
+
+class PolicyConflictError(StorageError):
+    """A policy whose version is already stored with other rules."""
+
+
+class RosterConflictError(StorageError):
+    """A roster changed by someone else since it was read (its version differs)."""
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def officer_to_dict(officer: Officer) -> dict[str, Any]:
+    """Return a person as JSON-ready values (read back by :func:`officer_from_dict`)."""
+    return {
+        "id": officer.id,
+        "name": officer.name,
+        "squad_id": officer.squad_id,
+        "role": officer.role,
+        "contract_hours_week": officer.contract_hours_week,
+        "phone": officer.phone,
+        "availability": {str(k): sorted(v) for k, v in officer.availability.items()},
+        "leave": [
+            {"start": p.start.isoformat(), "end": p.end.isoformat(), "kind": p.kind}
+            for p in officer.leave
+        ],
+        "requests": [
+            {"date": r.date.isoformat(), "slot_id": r.slot_id, "on": r.on, "weight": r.weight}
+            for r in officer.requests
+        ],
+        "demo": officer.demo,
+    }
+
+
+def officer_from_dict(data: dict[str, Any]) -> Officer:
+    """Return the person :func:`officer_to_dict` wrote."""
+    return Officer(
+        id=data["id"],
+        name=data["name"],
+        squad_id=data["squad_id"],
+        role=data["role"],
+        contract_hours_week=float(data["contract_hours_week"]),
+        phone=data.get("phone"),
+        availability={int(k): frozenset(v) for k, v in data.get("availability", {}).items()},
+        leave=tuple(
+            LeavePeriod(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]), p["kind"])
+            for p in data.get("leave", [])
+        ),
+        requests=tuple(
+            StaffRequest(
+                date.fromisoformat(r["date"]), r["slot_id"], bool(r["on"]), float(r["weight"])
+            )
+            for r in data.get("requests", [])
+        ),
+        demo=bool(data.get("demo", False)),
+    )
+
+
+@dataclass(frozen=True)
+class StoredRoster:
+    """A roster as stored: what it was made from, its version and based-on roster, and its rows.
+
+    Parameters
+    ----------
+    info
+        Id, week, policy, status, creation time and the solver's report.
+    version
+        Bumped by every change of the roster (its ETag).
+    based_on
+        The roster it was re-planned from, if any.
+    assignments
+        The assignment table (:mod:`grids.roster`); empty when read without rows.
+    """
+
+    info: RosterInfo
+    version: int
+    based_on: str | None
+    assignments: pd.DataFrame
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _assignment_rows(roster_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for record in frame.to_dict("records"):
+        day = record["date"]
+        rows.append(
+            {
+                "roster_id": roster_id,
+                "officer_id": str(record["officer_id"]),
+                "role": str(record["role"]),
+                "squad_id": _text(record["squad_id"]),
+                "date": day.isoformat() if isinstance(day, date) else str(day),
+                "slot_id": str(record["slot_id"]),
+                "start": pd.Timestamp(record["start"]).isoformat(),
+                "end": pd.Timestamp(record["end"]).isoformat(),
+                "post_id": _text(record["post_id"]),
+                "task": str(record["task"]),
+                "requirement_id": _text(record["requirement_id"]),
+                "pinned": bool(record["pinned"]),
+            }
+        )
+    return rows
+
+
+def _assignment_frame(rows: Sequence[Any]) -> pd.DataFrame:
+    if not rows:
+        return empty_assignments()
+    frame = pd.DataFrame(
+        {
+            "officer_id": pd.Series([r.officer_id for r in rows], dtype=object),
+            "role": pd.Series([r.role for r in rows], dtype=object),
+            "squad_id": pd.Series([r.squad_id for r in rows], dtype=object),
+            "date": pd.Series([date.fromisoformat(r.date) for r in rows], dtype=object),
+            "slot_id": pd.Series([r.slot_id for r in rows], dtype=object),
+            "start": pd.to_datetime(pd.Series([r.start for r in rows])).astype("datetime64[ns]"),
+            "end": pd.to_datetime(pd.Series([r.end for r in rows])).astype("datetime64[ns]"),
+            "post_id": pd.Series([r.post_id for r in rows], dtype=object),
+            "task": pd.Series([r.task for r in rows], dtype=object),
+            "requirement_id": pd.Series([r.requirement_id for r in rows], dtype=object),
+            "pinned": pd.Series([bool(r.pinned) for r in rows], dtype=bool),
+        }
+    )
+    return check_assignments(frame[list(ASSIGNMENT_COLUMNS)])
+
+
+class RosterStore:
+    """Duty policies, staff and rosters in a :class:`~server.storage.Store`'s database."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        metadata = sa.MetaData()
+        self._policies = duty_policies_table(metadata)
+        self._staff = staff_table(metadata)
+        self._rosters = rosters_table(metadata)
+        self._assignments = roster_assignments_table(metadata)
+
+    # --- duty policies ---------------------------------------------------------------------
+
+    def save_policy(
+        self, policy: DutyPolicy, *, text: str | None = None, source: str = "import"
+    ) -> bool:
+        """Store a policy under its version; return False if that version is already stored.
+
+        Parameters
+        ----------
+        policy
+            The policy.
+        text
+            Its TOML text as the user wrote it (comments kept); written from the policy if None.
+        source
+            Where it came from: a file name, ``bundled:huiji``.
+
+        Raises
+        ------
+        PolicyConflictError
+            If the version is stored with other rules (another fingerprint): bump ``version``.
+        """
+        table = self._policies
+        fingerprint = policy.fingerprint()
+        with self._store.transaction() as connection:
+            stored = connection.execute(
+                sa.select(table.c.fingerprint).where(table.c.version == policy.version)
+            ).first()
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise PolicyConflictError(
+                        f"policy version {policy.version} is already stored with other rules: "
+                        "bump `version` in the policy file"
+                    )
+                return False
+            connection.execute(
+                table.insert().values(
+                    version=policy.version,
+                    fingerprint=fingerprint,
+                    name=policy.name,
+                    created_at=_utc_now(),
+                    source=source,
+                    toml=text if text is not None else policy_to_toml(policy),
+                )
+            )
+        return True
+
+    def policy_text(self, version: int | None = None) -> str | None:
+        """Return the TOML of the policy ``version`` (the latest if None), or None."""
+        table = self._policies
+        query = sa.select(table.c.toml)
+        if version is None:
+            query = query.order_by(table.c.version.desc()).limit(1)
+        else:
+            query = query.where(table.c.version == version)
+        with self._store.connection() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else str(row.toml)
+
+    def policy(self, version: int | None = None) -> DutyPolicy | None:
+        """Return the policy ``version`` (the latest if None), or None if none is stored."""
+        text = self.policy_text(version)
+        return None if text is None else policy_from_toml(text, file="duty_policies")
+
+    def policy_versions(self) -> list[dict[str, Any]]:
+        """Return version, fingerprint, name, created_at and source of every stored policy."""
+        table = self._policies
+        columns = (table.c.version, table.c.fingerprint, table.c.name)
+        query = sa.select(*columns, table.c.created_at, table.c.source).order_by(table.c.version)
+        with self._store.connection() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    # --- staff -----------------------------------------------------------------------------
+
+    def replace_staff(self, officers: Iterable[Officer], *, source: str) -> int:
+        """Replace the whole staff list in one transaction; return how many were written."""
+        table = self._staff
+        now = _utc_now()
+        rows = [
+            {
+                "id": o.id,
+                "name": o.name,
+                "squad_id": o.squad_id,
+                "role": o.role,
+                "demo": o.demo,
+                "data": dump_json(officer_to_dict(o)),
+                "source": source,
+                "imported_at": now,
+            }
+            for o in officers
+        ]
+        with self._store.transaction() as connection:
+            connection.execute(table.delete())
+            for start in range(0, len(rows), _INSERT_BATCH):
+                connection.execute(table.insert(), rows[start : start + _INSERT_BATCH])
+        return len(rows)
+
+    def staff(self) -> list[Officer]:
+        """Return the stored staff, by id."""
+        table = self._staff
+        with self._store.connection() as connection:
+            rows = connection.execute(sa.select(table.c.data).order_by(table.c.id)).all()
+        return [officer_from_dict(json.loads(row.data)) for row in rows]
+
+    def staff_source(self) -> str | None:
+        """Return where the stored staff came from (a file name, ``demo``), None if none."""
+        table = self._staff
+        with self._store.connection() as connection:
+            row = connection.execute(sa.select(table.c.source).limit(1)).first()
+        return None if row is None else str(row.source)
+
+    # --- rosters ---------------------------------------------------------------------------
+
+    def save_roster(
+        self,
+        week: str,
+        assignments: pd.DataFrame,
+        report: dict[str, Any],
+        *,
+        policy: DutyPolicy,
+        based_on: str | None = None,
+        status: RosterStatus = "draft",
+    ) -> StoredRoster:
+        """Store a roster and all its assignments in one transaction; return it with its id.
+
+        Raises
+        ------
+        ValueError
+            If the status is unknown.
+        geodata.errors.FieldError
+            If the assignment table lacks a column or has a bad value.
+        """
+        if status not in _STATUSES:
+            raise ValueError(f"a roster's status is draft or published, not {status!r}")
+        frame = check_assignments(assignments)
+        rosters = self._rosters
+        # To the microsecond, so that the latest of several rosters made in a second is known.
+        created = datetime.now(UTC).isoformat(timespec="microseconds")
+        body = dump_json(report)
+        with self._store.transaction() as connection:
+            ids = connection.execute(
+                sa.select(rosters.c.id).where(rosters.c.week == week)
+            ).scalars()
+            numbers = [int(i.rsplit("-", 1)[1]) for i in ids if i.rsplit("-", 1)[1].isdigit()]
+            roster_id = f"{week}-{max(numbers, default=0) + 1}"
+            connection.execute(
+                rosters.insert().values(
+                    id=roster_id,
+                    week=week,
+                    status=status,
+                    policy_version=policy.version,
+                    policy_fingerprint=policy.fingerprint(),
+                    created_at=created,
+                    based_on=based_on,
+                    report=body,
+                    version=1,
+                )
+            )
+            rows = _assignment_rows(roster_id, frame)
+            for start in range(0, len(rows), _INSERT_BATCH):
+                connection.execute(self._assignments.insert(), rows[start : start + _INSERT_BATCH])
+        info = RosterInfo(
+            roster_id, week, policy.version, policy.fingerprint(), status, created, report
+        )
+        return StoredRoster(info, 1, based_on, frame)
+
+    def _info(self, row: Any) -> StoredRoster:
+        info = RosterInfo(
+            roster_id=row.id,
+            week=row.week,
+            policy_version=int(row.policy_version),
+            policy_fingerprint=row.policy_fingerprint,
+            status=row.status,
+            created_at=row.created_at,
+            solver=json.loads(row.report),
+        )
+        return StoredRoster(info, int(row.version), row.based_on, empty_assignments())
+
+    def rosters(self, week: str | None = None) -> list[StoredRoster]:
+        """Return the stored rosters (without their rows), oldest first."""
+        table = self._rosters
+        query = sa.select(table).order_by(table.c.created_at, table.c.id)
+        if week is not None:
+            query = query.where(table.c.week == week)
+        with self._store.connection() as connection:
+            return [self._info(row) for row in connection.execute(query)]
+
+    def roster(self, roster_id: str | None = None, *, week: str | None = None) -> StoredRoster:
+        """Return a roster with its assignments: ``roster_id``, or the latest (of ``week``).
+
+        Raises
+        ------
+        KeyError
+            If there is no such roster.
+        """
+        table = self._rosters
+        query = sa.select(table)
+        if roster_id is not None:
+            query = query.where(table.c.id == roster_id)
+        else:
+            if week is not None:
+                query = query.where(table.c.week == week)
+            query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(1)
+        assignments = self._assignments
+        with self._store.connection() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                what = f"roster {roster_id!r}" if roster_id else f"roster of {week or 'any week'}"
+                raise KeyError(f"no {what} is stored")
+            found = self._info(row)
+            rows = connection.execute(
+                sa.select(assignments)
+                .where(assignments.c.roster_id == row.id)
+                .order_by(assignments.c.date, assignments.c.start, assignments.c.officer_id)
+            ).all()
+        return StoredRoster(found.info, found.version, found.based_on, _assignment_frame(rows))
+
+    def set_status(
+        self, roster_id: str, status: RosterStatus, *, expected_version: int | None = None
+    ) -> StoredRoster:
+        """Set a roster's status (publish it), bumping its version; return it without rows.
+
+        Raises
+        ------
+        KeyError
+            If there is no such roster.
+        RosterConflictError
+            If ``expected_version`` is given and the stored version differs.
+        ValueError
+            If the status is unknown.
+        """
+        if status not in _STATUSES:
+            raise ValueError(f"a roster's status is draft or published, not {status!r}")
+        table = self._rosters
+        with self._store.transaction() as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == roster_id)).first()
+            if row is None:
+                raise KeyError(f"no roster {roster_id!r} is stored")
+            if expected_version is not None and row.version != expected_version:
+                raise RosterConflictError(
+                    f"roster {roster_id} is at version {row.version}, not {expected_version}: "
+                    "it was changed since it was read"
+                )
+            connection.execute(
+                table.update()
+                .where(table.c.id == roster_id)
+                .values(status=status, version=row.version + 1)
+            )
+            row = connection.execute(sa.select(table).where(table.c.id == roster_id)).one()
+        return self._info(row)

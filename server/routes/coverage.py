@@ -1,0 +1,178 @@
+"""Coverage as JSON: a day or a slot of it, and now (for duty leaders' dashboards and scripts)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from grids.policy import DAY_TYPES, huiji_default_policy
+
+from grids.coverage import (
+    DutySlot,
+    coverage_by_post,
+    coverage_summary,
+    covered_length,
+    day_timeline,
+    gaps,
+    seamless_check,
+    slot_at,
+)
+from server.auth import Permission, Principal
+from server.dependencies import StoreDep, require
+from server.errors import InvalidParameterError
+from server.maps.collection import records
+from server.maps.service import CoverageService, DayCoverage
+
+router = APIRouter(prefix="/coverage", tags=["coverage"])
+
+DutiesReader = Annotated[Principal, Depends(require(Permission.READ_DUTIES))]
+
+
+def _bundled_slot_ids() -> list[str]:
+    policy = huiji_default_policy()
+    found = {s.id: None for day_type in DAY_TYPES for s in policy.slots_for(day_type)}
+    return list(found)
+
+
+DayParameter = Annotated[
+    str | None,
+    Query(
+        alias="date",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="the duty day, YYYY-MM-DD; by default the duty day on now (before the first "
+        "slot of a morning, the day before)",
+        json_schema_extra={"format": "date"},
+    ),
+]
+"""The ``date`` query parameter of the coverage routes."""
+
+SlotParameter = Annotated[
+    str | None,
+    Query(
+        description="a slot of the day (the slot ids of the duty policy); the whole day if none",
+        json_schema_extra={"enum": _bundled_slot_ids()},
+    ),
+]
+"""The ``slot`` query parameter of the coverage routes (documented with the bundled policy's
+slot ids; a bureau's own policy may have others)."""
+
+
+def duty_day_of(service: CoverageService, text: str | None) -> date:
+    """Return the duty day a ``date`` parameter names, or the duty day on now.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``text`` is not a date.
+    """
+    if text is None:
+        return slot_at(service.clock(), service.policy, calendar=service.calendar).date
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameterError(
+            f"date {text!r} is not a date YYYY-MM-DD", field="date"
+        ) from None
+
+
+_POST_COLUMNS = (
+    "post_id",
+    "kind",
+    "level",
+    "road_name_zh",
+    "squad_id",
+    "length_m",
+    "status",
+    "required",
+    "required_officers",
+    "required_any",
+    "counted",
+    "officers",
+    "assistants",
+    "people",
+)
+
+
+def _service(request: Request) -> CoverageService:
+    service: CoverageService = request.app.state.coverage_service
+    return service
+
+
+ServiceDep = Annotated[CoverageService, Depends(_service)]
+
+
+def _slot_document(slot: DutySlot) -> dict[str, Any]:
+    return {
+        "id": slot.id,
+        "name_zh": slot.slot.name_zh,
+        "name_en": slot.slot.name_en,
+        "kind": slot.slot.kind,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+    }
+
+
+def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
+    """Return the coverage of a day, or of one slot of it, as a JSON document."""
+    known = {s.id: s for s in view.slots}
+    if slot_id is not None and slot_id not in known:
+        raise InvalidParameterError(
+            f"{view.day} has no slot {slot_id!r}; its slots are {', '.join(known)}", field="slot"
+        )
+    matched = view.coverage
+    posts = coverage_by_post(matched, view.day, slot_id)
+    lengths = {
+        "level": records(covered_length(matched, view.day, slot_id, by="level")),
+        "squad": records(covered_length(matched, view.day, slot_id, by="squad")),
+    }
+    if matched.post_grids is not None:
+        lengths["subdistrict"] = records(
+            covered_length(matched, view.day, slot_id, by="subdistrict")
+        )
+    return {
+        "date": view.day.isoformat(),
+        "slot": _slot_document(known[slot_id]) if slot_id is not None else None,
+        "slots": [_slot_document(s) for s in view.slots],
+        "roster": {
+            "id": view.roster.roster_id,
+            "status": view.roster.status,
+            "source": view.roster.source,
+            "assignments": len(matched.assignments),
+        },
+        "summary": coverage_summary(matched, view.day, slot_id).to_dict(),
+        "seamless": seamless_check(matched, view.day).to_dict(),
+        "timeline": records(day_timeline(matched, view.day)),
+        "lengths": lengths,
+        "gaps": records(gaps(matched, view.day, slot_id)),
+        "posts": records(posts[list(_POST_COLUMNS)]),
+    }
+
+
+@router.get("", summary="Coverage of a day or a slot")
+def coverage_of_day(
+    *,
+    store: StoreDep,
+    service: ServiceDep,
+    _reader: DutiesReader,
+    day: DayParameter = None,
+    slot: SlotParameter = None,
+    roster: Annotated[str | None, Query(description="the roster id; the day's by default")] = None,
+) -> dict[str, Any]:
+    """Return a day's (or a slot's) coverage: headline figures, timeline, gaps and posts."""
+    return coverage_document(service.day(store, duty_day_of(service, day), roster), slot)
+
+
+@router.get("/now", summary="Coverage now")
+def coverage_now(
+    store: StoreDep,
+    service: ServiceDep,
+    _reader: DutiesReader,
+    roster: Annotated[str | None, Query(description="the roster id; the day's by default")] = None,
+) -> dict[str, Any]:
+    """Return the coverage of the slot on now (a night slot after midnight: the day before's)."""
+    now = service.clock()
+    slot = slot_at(now, service.policy, calendar=service.calendar)
+    document = coverage_document(service.day(store, slot.date, roster), slot.id)
+    return {"now": now.isoformat(timespec="seconds"), **document}
