@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from grids.policy import DAY_TYPES, huiji_default_policy
-
 from grids.coverage import (
     DutySlot,
     coverage_by_post,
@@ -19,6 +17,7 @@ from grids.coverage import (
     seamless_check,
     slot_at,
 )
+from grids.policy import DAY_TYPES, huiji_default_policy
 from server.auth import Permission, Principal
 from server.dependencies import StoreDep, require
 from server.errors import InvalidParameterError
