@@ -56,7 +56,7 @@ def week_dates(week: str) -> list[date]:
 def iso_week(day: date) -> str:
     """Return the ISO week ``day`` is in, as ``2026-W49``."""
     year, number, _ = day.isocalendar()
-    return f"{year}-W{number:02d}"
+    return f"{year:04d}-W{number:02d}"
 
 
 @dataclass(frozen=True)
