@@ -18,6 +18,7 @@ from server.maps.layers import page_data
 from server.maps.page import coverage_page
 from server.maps.service import CoverageService
 from server.maps.settings import MapSettings
+from server.routes.coverage import FIRST_DAY, LAST_DAY
 from server.storage import Store, database_url
 
 
@@ -49,9 +50,11 @@ def map_command(
     try:
         duty_day = date.fromisoformat(day)
     except ValueError:
+        duty_day = date.min
+    if not FIRST_DAY <= duty_day <= LAST_DAY:
         out.fail(
             {"error": "FieldError", "field": "date", "message": f"bad date {day!r}"},
-            f"--date {day!r} is not a date YYYY-MM-DD",
+            f"--date {day!r} is not a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}",
         )
     if lang not in LANGUAGES:
         out.fail(

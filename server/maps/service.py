@@ -5,10 +5,11 @@ post ↔ unit grid lengths measured from them, until a layer is written again), 
 demand from the posts and the duty policy, finds the roster and matches it to the demand
 (:func:`grids.coverage.roster_coverage`).
 
-Where the roster comes from is a hook: a :data:`RosterLoader` (``app.state.roster_loader`` in the
-service). Until rosters are kept in the database, :func:`file_roster_loader` reads the assignment
-table named by the map settings (``DUTYGRID_MAP_ROSTER_FILE``); without one, a map shows the
-demand with no one assigned.
+Where the roster comes from is a hook, :attr:`CoverageService.roster_loader` (a
+:data:`RosterLoader`). By default it is :func:`stored_roster_loader`: the rosters kept in the
+database (:mod:`server.roster_store`), the latest published one of the day's week first; for a week
+without one, the assignment table named by the map settings (``DUTYGRID_MAP_ROSTER_FILE``,
+:func:`file_roster_loader`); without that either, a map shows the demand with no one assigned.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from grids.roster import empty_assignments
 from grids.roster_io import read_assignments
 from grids.staff import Officer, read_staff
 from server.maps.settings import MapSettings
+from server.roster_store import RosterStore
 from server.storage import Provenance, Store
 
 MAP_LAYERS: tuple[str, ...] = (
@@ -77,6 +79,8 @@ class RosterInput:
         ``draft`` or ``published``; None when not known.
     source
         Where it came from, for the page: a roster id, a file name.
+    policy
+        The duty policy it was made under, when known; the service's otherwise.
     """
 
     roster_id: str | None
@@ -85,6 +89,7 @@ class RosterInput:
     solver: Mapping[str, Any] = field(default_factory=dict)
     status: str | None = None
     source: str = ""
+    policy: DutyPolicy | None = None
 
 
 RosterLoader = Callable[[Store, str | None, date], RosterInput | None]
@@ -97,6 +102,37 @@ With no id it should give the latest published roster covering the day, else the
 def no_roster() -> RosterInput:
     """Return an empty roster: the demand with no one assigned."""
     return RosterInput(roster_id=None, assignments=empty_assignments(), source="")
+
+
+def stored_roster_loader(fallback: RosterLoader | None = None) -> RosterLoader:
+    """Return a loader of the rosters kept in the database (:mod:`server.roster_store`).
+
+    With an id, that roster (a :class:`KeyError` if there is none); without, the latest
+    published roster of the day's ISO week, else its latest roster, else what ``fallback``
+    finds. The staff are the stored staff; the policy is the one the roster was made under, when
+    it is stored.
+    """
+
+    def load(store: Store, roster_id: str | None, day: date) -> RosterInput | None:
+        rosters = RosterStore(store)
+        if roster_id is None:
+            listed = rosters.rosters(iso_week(day))
+            if not listed:
+                return fallback(store, roster_id, day) if fallback is not None else None
+            published = [r for r in listed if r.info.status == "published"]
+            roster_id = (published or listed)[-1].info.roster_id
+        stored = rosters.roster(roster_id)
+        return RosterInput(
+            roster_id=stored.info.roster_id,
+            assignments=stored.assignments,
+            staff=tuple(rosters.staff()),
+            solver=stored.info.solver,
+            status=stored.info.status,
+            source=stored.info.roster_id,
+            policy=rosters.policy(stored.info.policy_version),
+        )
+
+    return load
 
 
 def file_roster_loader(
@@ -230,7 +266,9 @@ class CoverageService:
             )
         self.policy = policy
         self.calendar = calendar if calendar is not None else china_holidays(strict=False)
-        self.roster_loader: RosterLoader = file_roster_loader(settings, policy, self.calendar)
+        self.roster_loader: RosterLoader = stored_roster_loader(
+            file_roster_loader(settings, policy, self.calendar)
+        )
         self.clock: Callable[[], datetime] = now_local
         self._lock = threading.Lock()
         self._layers: tuple[tuple[Any, ...], MapLayers] | None = None
@@ -267,13 +305,19 @@ class CoverageService:
         return found if found is not None else no_roster()
 
     def demand(
-        self, layers: MapLayers, day: date, staff: Sequence[Officer]
+        self,
+        layers: MapLayers,
+        day: date,
+        staff: Sequence[Officer],
+        policy: DutyPolicy | None = None,
     ) -> tuple[pd.DataFrame, list[str]]:
         """Return the requirements of the ISO week of ``day`` for every squad, and notes.
 
-        Posts and zones without a squad get no demand; the notes say so.
+        Posts and zones without a squad get no demand; the notes say so. The policy is the
+        service's unless another is given.
         """
-        key = (layers.key, iso_week(day), tuple(staff))
+        policy = policy if policy is not None else self.policy
+        key = (layers.key, iso_week(day), tuple(staff), policy.fingerprint())
         with self._lock:
             if key in self._demand:
                 return self._demand[key]
@@ -291,7 +335,7 @@ class CoverageService:
             warnings.simplefilter("always", GeodataWarning)
             demand = demand_for_week(
                 posts,
-                self.policy,
+                policy,
                 self.calendar,
                 iso_week(day),
                 squads=squads,
@@ -317,7 +361,8 @@ class CoverageService:
         """
         layers = self.layers(store)
         roster = self.roster(store, roster_id, day)
-        demand, notes = self.demand(layers, day, roster.staff)
+        policy = roster.policy if roster.policy is not None else self.policy
+        demand, notes = self.demand(layers, day, roster.staff, policy)
         demand = demand[demand["date"].eq(day).to_numpy()]
         table = roster.assignments
         if len(table):
@@ -326,7 +371,7 @@ class CoverageService:
             table,
             demand,
             layers["posts"],
-            self.policy,
+            policy,
             calendar=self.calendar,
             staff=roster.staff,
             unit_grids=layers["unit_grids"] if layers.post_grids is not None else None,
@@ -335,7 +380,7 @@ class CoverageService:
             grid_areas=layers.grid_areas,
             solver_reasons=solver_reasons(roster.solver),
         )
-        slots = duty_slots(day, self.policy, calendar=self.calendar)
+        slots = duty_slots(day, policy, calendar=self.calendar)
         return DayCoverage(
             day=day, slots=slots, coverage=matched, roster=roster, layers=layers, notes=tuple(notes)
         )

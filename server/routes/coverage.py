@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -20,13 +20,19 @@ from grids.coverage import (
 from grids.policy import DAY_TYPES, huiji_default_policy
 from server.auth import Permission, Principal
 from server.dependencies import StoreDep, require
-from server.errors import InvalidParameterError
+from server.errors import InvalidParameterError, problem_responses
 from server.maps.collection import records
 from server.maps.service import CoverageService, DayCoverage
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 
 DutiesReader = Annotated[Principal, Depends(require(Permission.READ_DUTIES))]
+
+
+FIRST_DAY: Final = date(1900, 1, 1)
+"""The first duty day the service answers for."""
+LAST_DAY: Final = date(2999, 12, 31)
+"""The last duty day the service answers for (a week's slots must stay inside the calendar)."""
 
 
 def _bundled_slot_ids() -> list[str]:
@@ -39,7 +45,7 @@ DayParameter = Annotated[
     str | None,
     Query(
         alias="date",
-        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        pattern=r"^(19|2\d)\d{2}-\d{2}-\d{2}$",
         description="the duty day, YYYY-MM-DD; by default the duty day on now (before the first "
         "slot of a morning, the day before)",
         json_schema_extra={"format": "date"},
@@ -64,16 +70,35 @@ def duty_day_of(service: CoverageService, text: str | None) -> date:
     Raises
     ------
     InvalidParameterError
-        If ``text`` is not a date.
+        If ``text`` is not a date, or one outside :data:`FIRST_DAY` to :data:`LAST_DAY`.
     """
     if text is None:
         return slot_at(service.clock(), service.policy, calendar=service.calendar).date
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidParameterError(
             f"date {text!r} is not a date YYYY-MM-DD", field="date"
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidParameterError(
+            f"date {text!r} is outside {FIRST_DAY} to {LAST_DAY}", field="date"
+        )
+    return day
+
+
+def roster_of(text: str | None) -> str | None:
+    """Return the roster id a ``roster`` parameter names; None (the day's roster) if empty."""
+    return text.strip() or None if text is not None else None
+
+
+RosterParameter = Annotated[
+    str | None,
+    Query(
+        description="the roster id (404 if none is stored); by default the latest published "
+        "roster of the day's week, else its latest"
+    ),
+]
 
 
 _POST_COLUMNS = (
@@ -149,7 +174,7 @@ def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="Coverage of a day or a slot")
+@router.get("", summary="Coverage of a day or a slot", responses=problem_responses(404))
 def coverage_of_day(
     *,
     store: StoreDep,
@@ -157,21 +182,22 @@ def coverage_of_day(
     _reader: DutiesReader,
     day: DayParameter = None,
     slot: SlotParameter = None,
-    roster: Annotated[str | None, Query(description="the roster id; the day's by default")] = None,
+    roster: RosterParameter = None,
 ) -> dict[str, Any]:
     """Return a day's (or a slot's) coverage: headline figures, timeline, gaps and posts."""
-    return coverage_document(service.day(store, duty_day_of(service, day), roster), slot)
+    view = service.day(store, duty_day_of(service, day), roster_of(roster))
+    return coverage_document(view, slot)
 
 
-@router.get("/now", summary="Coverage now")
+@router.get("/now", summary="Coverage now", responses=problem_responses(404))
 def coverage_now(
     store: StoreDep,
     service: ServiceDep,
     _reader: DutiesReader,
-    roster: Annotated[str | None, Query(description="the roster id; the day's by default")] = None,
+    roster: RosterParameter = None,
 ) -> dict[str, Any]:
     """Return the coverage of the slot on now (a night slot after midnight: the day before's)."""
     now = service.clock()
     slot = slot_at(now, service.policy, calendar=service.calendar)
-    document = coverage_document(service.day(store, slot.date, roster), slot.id)
+    document = coverage_document(service.day(store, slot.date, roster_of(roster)), slot.id)
     return {"now": now.isoformat(timespec="seconds"), **document}

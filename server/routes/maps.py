@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server.auth import Permission, Principal
 from server.dependencies import StoreDep, require
-from server.errors import InvalidParameterError
+from server.errors import InvalidParameterError, problem_responses
 from server.maps.collection import CoverageSource
 from server.maps.i18n import Language
 from server.maps.layers import page_data
@@ -27,16 +27,18 @@ from server.maps.service import CoverageService, DayCoverage
 from server.maps.settings import MapSettings
 from server.maps.vendor import APP_PREFIX, ASSETS_DIR, VENDOR_PREFIX, vendor_packages
 from server.routes import coverage
-from server.routes.coverage import DayParameter, SlotParameter, duty_day_of
+from server.routes.coverage import (
+    DayParameter,
+    RosterParameter,
+    SlotParameter,
+    duty_day_of,
+    roster_of,
+)
 from server.storage import Store
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
 DutiesReader = Annotated[Principal, Depends(require(Permission.READ_DUTIES))]
-RosterParameter = Annotated[
-    str | None,
-    Query(description="the roster id; by default the latest published roster, else the latest"),
-]
 LangParameter = Annotated[Language, Query(description="zh (中文) or en (English)")]
 
 
@@ -59,7 +61,7 @@ def duty_day(
     InvalidParameterError
         If ``day`` is not a date.
     """
-    return service.day(store, duty_day_of(service, day), roster)
+    return service.day(store, duty_day_of(service, day), roster_of(roster))
 
 
 def check_slot(view: DayCoverage, slot: str | None) -> None:
@@ -84,7 +86,12 @@ def _query(view: DayCoverage, roster: str | None, lang: Language) -> dict[str, s
     return query
 
 
-@router.get("/coverage", response_class=HTMLResponse, summary="Coverage map of a day")
+@router.get(
+    "/coverage",
+    response_class=HTMLResponse,
+    summary="Coverage map of a day",
+    responses=problem_responses(404),
+)
 def coverage_map(
     *,
     store: StoreDep,
@@ -117,7 +124,12 @@ def coverage_map(
     return HTMLResponse(page)
 
 
-@router.get("/gaps", response_class=HTMLResponse, summary="Gap list of a day")
+@router.get(
+    "/gaps",
+    response_class=HTMLResponse,
+    summary="Gap list of a day",
+    responses=problem_responses(404),
+)
 def gap_list(
     *,
     store: StoreDep,

@@ -43,6 +43,7 @@ from server.maps.layers import page_data
 from server.maps.page import coverage_page
 from server.maps.service import CoverageService, RosterInput
 from server.maps.settings import MapSettings
+from server.roster_store import RosterStore
 from server.settings import Settings
 from server.storage import Provenance, Store
 
@@ -464,6 +465,35 @@ def test_coverage_collection_by_datetime(service: Service) -> None:
     ).json()
     assert feature["properties"]["slot_id"] == "morning"  # the service's clock: 09:30
     assert "people" not in feature["properties"]  # names are for those who read duties
+
+
+def test_stored_rosters_latest_published_first(store_url: str, filled: Store) -> None:
+    policy = huiji_default_policy()
+    rosters = RosterStore(filled)
+    rosters.replace_staff(STAFF, source="tests")
+    early = f"{DAY}/early/strict_post/P-R1-1/officer/0600-0800"
+    report = {"uncovered": [{"requirement_id": early, "reason": "hours exhausted"}]}
+    published = rosters.save_roster("2026-W49", roster(), report, policy=policy, status="published")
+    draft = rosters.save_roster("2026-W49", roster().iloc[:0], {}, policy=policy)
+    app = create_app(Settings(database_url=store_url))
+    headers = {"Authorization": f"Bearer {token(filled, Role.DUTY_LEADER)}"}
+    with TestClient(app) as client:
+        chosen = client.get(f"/coverage?date={DAY}", headers=headers).json()
+        assert chosen["roster"]["id"] == published.info.roster_id
+        assert chosen["roster"]["status"] == "published"
+        assert chosen["roster"]["assignments"] == len(DUTIES)
+        reasons = {g["requirement_id"]: g["solver_reason"] for g in chosen["gaps"]}
+        assert reasons[early] == "hours exhausted"
+        leader = chosen["summary"]["leaders"][0]
+        assert (leader["name"], leader["phone"]) == ("王带班", "13800000001")
+        other = client.get(
+            f"/coverage?date={DAY}&roster={draft.info.roster_id}", headers=headers
+        ).json()
+        assert other["roster"]["assignments"] == 0
+        gaps_page = client.get(f"/maps/gaps?date={DAY}", headers=headers).text
+        assert "hours exhausted" in gaps_page
+        missing = client.get(f"/coverage?date={DAY}&roster=2026-W49-9", headers=headers)
+        assert missing.status_code == 404
 
 
 def test_assignment_table_file_is_the_roster_hook(
