@@ -41,7 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 import pandas as pd
 
 from geodata.errors import FieldError, InputFileError
@@ -677,8 +677,8 @@ def write_assignments_xlsx(
     """
     header, rows = _written_values(assignments, headers)
     book = openpyxl.Workbook()
-    worksheet = book.active
-    worksheet.title = sheet
+    worksheet = book.create_sheet(sheet, 0)
+    book.remove(book.worksheets[1])  # the empty default sheet
     worksheet.append(header)
     for row in rows:
         worksheet.append(row)

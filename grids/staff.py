@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 
 from geodata.errors import FieldError, InputFileError
 
