@@ -7,6 +7,8 @@ callers that only know ``ValueError`` or ``OSError`` still catch it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -90,6 +92,48 @@ class DuplicateIdError(GeodataError, ValueError):
 
 class FieldError(GeodataError, ValueError):
     """A missing attribute, or one whose value has the wrong type."""
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A problem in one cell of a table file (a staff list, a roster)."""
+
+    row: int
+    field: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field} = {self.value!r}: {self.message}"
+
+
+class TableFileError(FieldError):
+    """A table file with bad rows; ``problems`` lists every one of them.
+
+    ``row`` and ``field`` are those of the first problem.
+    """
+
+    def __init__(self, problems: Sequence[CellProblem], *, file: str | None = None) -> None:
+        lines = "\n".join(f"  {p}" for p in problems)
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{count} {noun}; nothing was imported:\n{lines}",
+            file=file,
+            row=problems[0].row if problems else None,
+            field=problems[0].field if problems else None,
+        )
+        self.problems: list[CellProblem] = list(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error as a JSON-ready mapping, with every problem."""
+        return {
+            **super().to_dict(),
+            "problems": [
+                {"row": p.row, "field": p.field, "value": p.value, "message": p.message}
+                for p in self.problems
+            ],
+        }
 
 
 class GeodataWarning(UserWarning):

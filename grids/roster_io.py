@@ -44,7 +44,7 @@ from typing import Any, Literal
 import openpyxl
 import pandas as pd
 
-from geodata.errors import FieldError, InputFileError
+from geodata.errors import CellProblem, FieldError, InputFileError, TableFileError
 from grids.calendar import HolidayCalendar
 from grids.policy import DayType, DutyPolicy, parse_clock
 from grids.roster import ASSIGNMENT_COLUMNS, TASKS, check_assignments, empty_assignments
@@ -150,46 +150,12 @@ _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 _MOMENT = re.compile(r"^(.+?)[T\s]+(\d{1,2}:\d{2})(?::\d{2}(?:\.\d+)?)?$")
 
 
-@dataclass(frozen=True)
-class RosterProblem:
-    """A problem in one cell of a roster file."""
-
-    row: int
-    field: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.field} = {self.value!r}: {self.message}"
+RosterProblem = CellProblem
+"""A problem in one cell of a roster file."""
 
 
-class RosterFileError(FieldError):
-    """A roster file with bad rows; ``problems`` lists every one of them.
-
-    ``row`` and ``field`` are those of the first problem.
-    """
-
-    def __init__(self, problems: Sequence[RosterProblem], *, file: str | None = None) -> None:
-        lines = "\n".join(f"  {p}" for p in problems)
-        count = len(problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(
-            f"{count} {noun}; nothing was imported:\n{lines}",
-            file=file,
-            row=problems[0].row if problems else None,
-            field=problems[0].field if problems else None,
-        )
-        self.problems: list[RosterProblem] = list(problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the error as a JSON-ready mapping, with every problem."""
-        return {
-            **super().to_dict(),
-            "problems": [
-                {"row": p.row, "field": p.field, "value": p.value, "message": p.message}
-                for p in self.problems
-            ],
-        }
+class RosterFileError(TableFileError):
+    """A roster file with bad rows; ``problems`` lists every one of them."""
 
 
 class _CellError(ValueError):

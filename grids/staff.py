@@ -22,7 +22,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 
 import openpyxl
 
-from geodata.errors import FieldError, InputFileError
+from geodata.errors import CellProblem, FieldError, InputFileError, TableFileError
 
 __all__ = [
     "ROLES",
@@ -266,46 +266,12 @@ class Officer:
         return not self.on_leave(day) and (allowed is None or slot_id in allowed)
 
 
-@dataclass(frozen=True)
-class StaffProblem:
-    """A problem in one cell of a staff file."""
-
-    row: int
-    field: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.field} = {self.value!r}: {self.message}"
+StaffProblem = CellProblem
+"""A problem in one cell of a staff file."""
 
 
-class StaffFileError(FieldError):
-    """A staff file with bad rows; ``problems`` lists every one of them.
-
-    ``row`` and ``field`` are those of the first problem.
-    """
-
-    def __init__(self, problems: Sequence[StaffProblem], *, file: str | None = None) -> None:
-        lines = "\n".join(f"  {p}" for p in problems)
-        count = len(problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(
-            f"{count} {noun}; nothing was imported:\n{lines}",
-            file=file,
-            row=problems[0].row if problems else None,
-            field=problems[0].field if problems else None,
-        )
-        self.problems: list[StaffProblem] = list(problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the error as a JSON-ready mapping, with every problem."""
-        return {
-            **super().to_dict(),
-            "problems": [
-                {"row": p.row, "field": p.field, "value": p.value, "message": p.message}
-                for p in self.problems
-            ],
-        }
+class StaffFileError(TableFileError):
+    """A staff file with bad rows; ``problems`` lists every one of them."""
 
 
 # --- cells -----------------------------------------------------------------------------------
