@@ -7,12 +7,42 @@ callers that only know ``ValueError`` or ``OSError`` still catch it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
-class GeodataError(Exception):
+class LocatedError(Exception):
+    """An error that says where its problem is, in the places its subclass names.
+
+    A subclass lists its places in ``_places``, each with the format of its part of the message
+    (``"row {}"``), and sets an attribute of each name. The message is the parts of the places
+    that are given, then the problem: ``roads.geojson: row 3: field 'level': ...``.
+    """
+
+    _places: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def _where(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._places}
+
+    def __str__(self) -> str:
+        where = [
+            self._places[name].format(value)
+            for name, value in self._where().items()
+            if value is not None and value != ""
+        ]
+        return f"{': '.join(where)}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error as a JSON-ready mapping (for ``--json`` output and API problems)."""
+        return {"error": type(self).__name__, "message": self.message, **self._where()}
+
+
+class GeodataError(LocatedError):
     """A problem with the geodata a user gave us.
 
     Parameters
@@ -27,6 +57,8 @@ class GeodataError(Exception):
         The attribute (column) the problem is in.
     """
 
+    _places: ClassVar[Mapping[str, str]] = {"file": "{}", "row": "row {}", "field": "field '{}'"}
+
     def __init__(
         self,
         message: str,
@@ -36,30 +68,9 @@ class GeodataError(Exception):
         field: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.file = file
         self.row = row
         self.field = field
-
-    def __str__(self) -> str:
-        where = []
-        if self.file:
-            where.append(self.file)
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.field:
-            where.append(f"field '{self.field}'")
-        return f"{': '.join(where)}: {self.message}" if where else self.message
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the error as a JSON-ready mapping (for ``--json`` output and API problems)."""
-        return {
-            "error": type(self).__name__,
-            "message": self.message,
-            "file": self.file,
-            "row": self.row,
-            "field": self.field,
-        }
 
 
 class InputFileError(GeodataError, ValueError):

@@ -9,7 +9,6 @@ it or load their own file (:func:`load_holiday_calendar`).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from geodata.errors import FieldError, InputFileError
+from grids._toml import parse_toml
 from grids.policy import DayType
 
 __all__ = [
@@ -252,10 +252,7 @@ def holiday_calendar_from_toml(
     FieldError
         If a key is missing or wrong; ``field`` is the key path, e.g. ``holiday[1].end``.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"not valid TOML: {exc}", file=file) from None
+    data = parse_toml(text, file=file)
     for name in data:
         if name not in {"years", "holiday"}:
             _fail(file, name, "unknown key (known: holiday, years)")

@@ -2,16 +2,20 @@
 
 Each error says which layer, feature and field the problem is in, where it has one, so that the
 service and the command line can tell the user what to fix. Each class also subclasses a builtin so
-that callers that only know ``ValueError`` still catch it. Warnings are
+that callers that only know ``ValueError`` still catch it. The message and the JSON form are those
+of :class:`geodata.errors.LocatedError`, as for :mod:`geodata`'s errors. Warnings are
 :class:`geodata.errors.GeodataWarning`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
+
+from geodata.errors import LocatedError
 
 
-class GridsError(Exception):
+class GridsError(LocatedError):
     """A problem with building or numbering grids.
 
     Parameters
@@ -26,6 +30,12 @@ class GridsError(Exception):
         The attribute (column) the problem is in.
     """
 
+    _places: ClassVar[Mapping[str, str]] = {
+        "layer": "{}",
+        "feature": "feature {!r}",
+        "field": "field '{}'",
+    }
+
     def __init__(
         self,
         message: str,
@@ -35,30 +45,9 @@ class GridsError(Exception):
         field: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.layer = layer
         self.feature = feature
         self.field = field
-
-    def __str__(self) -> str:
-        where = []
-        if self.layer:
-            where.append(self.layer)
-        if self.feature:
-            where.append(f"feature {self.feature!r}")
-        if self.field:
-            where.append(f"field '{self.field}'")
-        return f"{': '.join(where)}: {self.message}" if where else self.message
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the error as a JSON-ready mapping (for ``--json`` output and API problems)."""
-        return {
-            "error": type(self).__name__,
-            "message": self.message,
-            "layer": self.layer,
-            "feature": self.feature,
-            "field": self.field,
-        }
 
 
 class GridCodeError(GridsError, ValueError):

@@ -30,35 +30,50 @@ headcount, so it is left out of (a) and (b) (its coverage today is reported).
 
 from __future__ import annotations
 
-import math
-import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from geopandas import GeoDataFrame
 
-from grids.calendar import HolidayCalendar, iso_week
-from grids.policy import DayType, DutyPolicy
+from grids._staffing_problem import (
+    StaffRole,
+    Week,
+    coverage_problem,
+    engine_needs,
+    engine_problem,
+    group_rows,
+    hypothetical,
+    missing_minutes,
+    required_minutes,
+    week_of,
+    without_overtime,
+)
+from grids._staffing_search import (
+    MIN_SOLVE_S,
+    Clock,
+    Group,
+    GroupResult,
+    Solver,
+    covered,
+    proven_short,
+)
+from grids.calendar import HolidayCalendar
+from grids.policy import DutyPolicy
 from grids.rostering import LEVEL_OF_KIND, RosterOptions, RosterPlan, plan_roster
-from grids.rostering_engine import CoverKey, EngineProblem, leader_problem, squad_problem
-from grids.shift_model import DAY_MIN, Cover, ShiftProblem, ShiftSolution, cover_counts
-from grids.shift_solver import solve
-from grids.staff import MAX_CONTRACT_HOURS, Officer
+from grids.staff import Officer
 
 __all__ = [
     "COVERAGE_COLUMNS",
     "NEED_COLUMNS",
     "HeadcountCheck",
+    "StaffRole",
     "StaffingNeed",
     "check_headcount",
     "staffing_need",
 ]
-
-StaffRole = Literal["officer", "assistant", "leader"]
 
 NEED_COLUMNS: tuple[str, ...] = (
     "squad_id",
@@ -96,26 +111,8 @@ COVERAGE_COLUMNS: tuple[str, ...] = (
 )
 """The columns of :attr:`StaffingNeed.coverage`: required and covered person-hours, and their
 share, by squad (None for leader duty), requirement role, level and kind."""
-_HYPOTHETICAL = {"officer": "needed", "assistant": "needed assistant", "leader": "needed leader"}
 _DEMAND_ROLE = {"officer": "officer", "assistant": "any", "leader": "leader"}
-_MIN_SOLVE_S = 0.2
-_FIRST_SOLVE_SHARE = 0.7
 _TODAY_SHARE = 0.25
-
-
-@dataclass(frozen=True)
-class _Need:
-    """People needed through a window of a day, as the engine counts them."""
-
-    day: int
-    window: tuple[int, int]
-    skill: str | None
-    requirement: int
-    key: CoverKey
-
-    @property
-    def minutes(self) -> int:
-        return self.window[1] - self.window[0]
 
 
 @dataclass(frozen=True)
@@ -179,269 +176,6 @@ class StaffingNeed:
     today: RosterPlan | None = None
 
 
-@dataclass(frozen=True)
-class _Week:
-    days: tuple[date, ...]
-    day_types: tuple[DayType, ...]
-    week: str
-
-
-def _week(demand: pd.DataFrame, calendar: HolidayCalendar) -> _Week:
-    dates = sorted({pd.Timestamp(d).date() for d in demand["date"]})
-    weeks = {iso_week(d) for d in dates}
-    if len(weeks) != 1:
-        raise ValueError(
-            f"the demand covers {len(weeks)} ISO weeks ({', '.join(sorted(weeks))}): give one week"
-        )
-    week = weeks.pop()
-    days = tuple(calendar.week_dates(week))
-    return _Week(days, tuple(calendar.day_types(days)), week)
-
-
-def _without_overtime(policy: DutyPolicy) -> DutyPolicy:
-    if not policy.labour.overtime_allowed:
-        return policy
-    return replace(policy, labour=replace(policy.labour, overtime_allowed=False))
-
-
-def _hypothetical(
-    role: StaffRole, count: int, squad_id: str | None, policy: DutyPolicy
-) -> list[Officer]:
-    hours = min(policy.labour.hours_per_week, MAX_CONTRACT_HOURS)
-    prefix = _HYPOTHETICAL[role]
-    return [
-        Officer(
-            f"{prefix} #{n}",
-            f"{prefix} #{n}",
-            None if role == "leader" else squad_id,
-            role,
-            contract_hours_week=hours,
-            demo=True,
-        )
-        for n in range(1, count + 1)
-    ]
-
-
-def _group_rows(demand: pd.DataFrame, squad_id: str | None) -> pd.DataFrame:
-    """Return the rows the engine covers: a squad's (no leader duty, no deployment) or leaders'."""
-    if squad_id is None:
-        return demand[demand["kind"] == "leader_duty"]
-    mine = demand["squad_id"] == squad_id
-    return demand[mine & ~demand["kind"].isin(["leader_duty", "full_deployment"])]
-
-
-def _engine(
-    rows: pd.DataFrame,
-    people: Sequence[Officer],
-    squad_id: str | None,
-    policy: DutyPolicy,
-    week: _Week,
-) -> EngineProblem:
-    if squad_id is None:
-        return leader_problem(rows, people, policy, week.days)
-    return squad_problem(rows, people, policy, week.days, week.day_types)
-
-
-def _needs(engine: EngineProblem) -> tuple[list[_Need], list[_Need]]:
-    """Return the engine's covers as needs (the top of each staircase), coverable or not."""
-    problem = engine.problem
-    top: dict[tuple[int, tuple[int, int], str | None], tuple[int, CoverKey]] = {}
-    for cover, key in zip(problem.covers, engine.cover_keys, strict=True):
-        if cover.window is None:
-            continue
-        index = (cover.day, cover.window, cover.skill)
-        if index not in top or cover.requirement > top[index][0]:
-            top[index] = (cover.requirement, key)
-    coverable, uncoverable = [], []
-    for (day, window, skill), (requirement, key) in sorted(
-        top.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
-    ):
-        need = _Need(day, window, skill, requirement, key)
-        options = problem.cover_options(Cover(day=day, window=window))
-        if any(shift in engine.blocks[d] for d, shift in options):
-            coverable.append(need)
-        else:
-            uncoverable.append(need)
-    return coverable, uncoverable
-
-
-def _coverage_problem(
-    engine: EngineProblem, needs: Sequence[_Need], *, hard_skills: frozenset[str] = frozenset()
-) -> ShiftProblem:
-    """Return the engine's problem asking for ``needs`` only; a missing person-minute costs 1."""
-    covers = tuple(
-        Cover(
-            day=need.day,
-            window=need.window,
-            skill=need.skill,
-            requirement=need.requirement,
-            under_weight=None if need.skill in hard_skills else need.minutes,
-            label=f"{need.key.date} {need.key.slot_id} {need.skill or 'any'}",
-        )
-        for need in needs
-    )
-    return replace(
-        engine.problem, covers=covers, requests=(), pins=(), previous=None, change_weight=0
-    )
-
-
-def _missing_minutes(problem: ShiftProblem, assignments: dict[tuple[str, int], str]) -> int:
-    """Return the person-minutes short: per window, the most people short of any skill."""
-    short: dict[tuple[int, tuple[int, int]], int] = defaultdict(int)
-    counts = cover_counts(problem, assignments) if assignments else [0] * len(problem.covers)
-    for cover, count in zip(problem.covers, counts, strict=True):
-        assert cover.window is not None
-        key = (cover.day, cover.window)
-        short[key] = max(short[key], cover.requirement - count)
-    return sum(max(0, people) * (window[1] - window[0]) for (_, window), people in short.items())
-
-
-def _required_minutes(needs: Sequence[_Need]) -> int:
-    """Return the person-minutes to staff: per window, the most people any skill needs."""
-    people: dict[tuple[int, tuple[int, int]], int] = defaultdict(int)
-    for need in needs:
-        key = (need.day, need.window)
-        people[key] = max(people[key], need.requirement)
-    return sum(count * (window[1] - window[0]) for (_, window), count in people.items())
-
-
-def _shifts_bound(needs: Sequence[_Need], engine: EngineProblem) -> int:
-    """Return the people-shifts needed: the heaviest chain of windows no one shift spans two of.
-
-    Windows are taken in time order, each after the end of the one before; since a shift that
-    spans two windows spans every window between them, windows of which no two next to each
-    other share a shift share none at all, and each needs its own people.
-    """
-    problem = engine.problem
-    shifts = [
-        (day * DAY_MIN + t.start_min, day * DAY_MIN + t.end_min)
-        for day in range(problem.horizon_days)
-        for t in problem.shift_types
-        if t.id in engine.blocks[day]
-    ]
-    windows = sorted(
-        (n.day * DAY_MIN + n.window[0], n.day * DAY_MIN + n.window[1], n.requirement) for n in needs
-    )
-
-    def shared(first: int, last: int) -> bool:
-        return any(begin <= first and end >= last for begin, end in shifts)
-
-    best: list[int] = []
-    for start, end, requirement in windows:
-        before = [
-            chain
-            for (other_start, other_end, _), chain in zip(windows, best, strict=False)
-            if other_end <= start and not shared(other_start, end)
-        ]
-        best.append(requirement + max(before, default=0))
-    return max(best, default=0)
-
-
-@dataclass(frozen=True)
-class _Bounds:
-    hours: int
-    shifts: int
-    peak: int
-
-    @property
-    def lower(self) -> int:
-        return max(self.hours, self.shifts, self.peak)
-
-
-def _bounds(
-    needs: Sequence[_Need], engine: EngineProblem, person_min: int, policy: DutyPolicy
-) -> _Bounds:
-    if not needs:
-        return _Bounds(0, 0, 0)
-    minutes = sum(n.requirement * n.minutes for n in needs)
-    workdays = max(1, 7 - policy.labour.rest_days_per_week)
-    return _Bounds(
-        hours=math.ceil(minutes / person_min),
-        shifts=math.ceil(_shifts_bound(needs, engine) / workdays),
-        peak=max(n.requirement for n in needs),
-    )
-
-
-class _Clock:
-    """A deadline, and time limits for solves within it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.deadline = time.perf_counter() + seconds
-
-    def left(self) -> float:
-        return self.deadline - time.perf_counter()
-
-    def share(self, parts: int) -> _Clock:
-        return _Clock(max(_MIN_SOLVE_S, self.left() / max(1, parts)))
-
-
-@dataclass(frozen=True)
-class _Solver:
-    deterministic: bool
-    workers: int | None
-
-    def run(self, problem: ShiftProblem, seconds: float) -> ShiftSolution:
-        return solve(
-            problem,
-            time_limit_s=max(_MIN_SOLVE_S, seconds),
-            deterministic=self.deterministic,
-            workers=1 if self.deterministic else self.workers,
-        )
-
-
-def _covered(solution: ShiftSolution) -> bool:
-    return solution.found and solution.penalties.get("cover_under", 0) == 0
-
-
-def _proven_short(solution: ShiftSolution) -> float:
-    """Return a proven lower bound on the person-minutes short (0 when nothing is proven)."""
-    if solution.status == "INFEASIBLE":
-        return math.inf
-    return max(0.0, solution.bound or 0.0)
-
-
-def _fewest(
-    build: Callable[[int], ShiftProblem],
-    start: int,
-    person_min: int,
-    clock: _Clock,
-    solver: _Solver,
-) -> tuple[int | None, bool]:
-    """Return the fewest people for which ``build(n)`` leaves nothing short, and if it is proven.
-
-    ``start`` must be a lower bound. The search climbs from it by the shortfall of the best roster
-    found (each missing person-week of minutes one more person) until a count leaves nothing
-    short, then halves the gap to the largest count that fell short. Every person adds at most
-    ``person_min`` covered minutes, so a solve that proves a shortfall of *S* at *n* people shows
-    that *n* + ⌈*S* / ``person_min``⌉ − 1 are too few; the need is proven when the count below it
-    is proven too few in this way (or is below ``start``).
-    """
-    short_below = proven_below = start - 1
-    enough: int | None = None
-    count = start
-    share = _FIRST_SOLVE_SHARE  # the lower bound is often the answer: give it the most time
-    while clock.left() > 0:
-        solution = solver.run(build(count), clock.left() * share)
-        share = 0.5
-        if _covered(solution):
-            enough = count
-        else:
-            proven = _proven_short(solution)
-            if proven > 0:
-                reach = count if math.isinf(proven) else count + math.ceil(proven / person_min) - 1
-                proven_below = max(proven_below, reach)
-            short_below = max(short_below, proven_below, count)
-        if enough is not None and enough - short_below <= 1:
-            return enough, proven_below >= enough - 1
-        if enough is not None:
-            count = (short_below + enough) // 2
-        elif solution.found and solution.objective:
-            count = max(short_below + 1, count + math.ceil(solution.objective / person_min))
-        else:
-            count = max(short_below + 1, count + max(1, count // 4))
-    return enough, enough is not None and proven_below >= enough - 1
-
-
 def check_headcount(
     demand: pd.DataFrame,
     policy: DutyPolicy,
@@ -486,29 +220,29 @@ def check_headcount(
     ValueError
         If the demand covers more than one ISO week, or the calendar does not cover it.
     """
-    week = _week(demand, calendar)
-    plain = _without_overtime(policy)
+    week = week_of(demand, calendar)
+    plain = without_overtime(policy)
     people = (
-        _hypothetical("leader", leaders, None, plain)
+        hypothetical("leader", leaders, None, plain)
         if squad_id is None
-        else _hypothetical("officer", officers, squad_id, plain)
-        + _hypothetical("assistant", assistants, squad_id, plain)
+        else hypothetical("officer", officers, squad_id, plain)
+        + hypothetical("assistant", assistants, squad_id, plain)
     )
-    engine = _engine(_group_rows(demand, squad_id), people, squad_id, plain, week)
-    needs, _ = _needs(engine)
-    problem = _coverage_problem(engine, needs)
-    required = _required_minutes(needs)
+    engine = engine_problem(group_rows(demand, squad_id), people, squad_id, plain, week)
+    needs, _ = engine_needs(engine)
+    problem = coverage_problem(engine, needs)
+    required = required_minutes(needs)
     if not needs:
         return HeadcountCheck(True, "OPTIMAL", 0.0, 0.0)
-    solution = _Solver(deterministic, workers).run(problem, time_limit_s)
+    solution = Solver(deterministic, workers).run(problem, time_limit_s)
     feasible: bool | None
-    if _covered(solution):
+    if covered(solution):
         feasible = True
-    elif _proven_short(solution) > 0:
+    elif proven_short(solution) > 0:
         feasible = False
     else:
         feasible = None
-    missing = _missing_minutes(problem, solution.assignments)
+    missing = missing_minutes(problem, solution.assignments)
     return HeadcountCheck(
         feasible, solution.status, required / 60, missing / 60, dict(solution.assignments)
     )
@@ -581,123 +315,19 @@ def _today_plan(
     policy: DutyPolicy,
     calendar: HolidayCalendar,
     *,
-    week: _Week,
+    week: Week,
     posts: GeoDataFrame | None,
     seconds: float,
-    solver: _Solver,
+    solver: Solver,
 ) -> RosterPlan | None:
     if not staff:
         return None
     options = RosterOptions(
-        time_limit_s=max(_MIN_SOLVE_S, seconds),
+        time_limit_s=max(MIN_SOLVE_S, seconds),
         deterministic=solver.deterministic,
         workers=solver.workers,
     )
     return plan_roster(demand, staff, policy, calendar, week.week, posts=posts, options=options)
-
-
-@dataclass
-class _GroupResult:
-    rows: list[dict[str, Any]]
-    uncoverable: list[_Need]
-    notes: list[str]
-
-
-class _Group:
-    """The people of one engine problem: a squad's officers and assistants, or the leaders.
-
-    The first role (officers, or leaders) is searched for alone, against the needs only it can
-    fill; the second (assistants) then against every need, with the first role's number fixed.
-    """
-
-    def __init__(
-        self, squad_id: str | None, rows: pd.DataFrame, plain: DutyPolicy, week: _Week
-    ) -> None:
-        self.squad_id = squad_id
-        self.rows = rows
-        self.plain = plain
-        self.week = week
-        self.person_min = round(min(plain.labour.hours_per_week, MAX_CONTRACT_HOURS) * 60)
-        probe = self.engine(1, 1)
-        needs, self.uncoverable = _needs(probe)
-        self.first = [n for n in needs if n.skill in ("officer", "leader")]
-        self.second = [n for n in needs if n.skill is None]
-        self.first_bounds = _bounds(self.first, probe, self.person_min, plain)
-        self.total_bounds = _bounds(self.second, probe, self.person_min, plain)
-        people = max(self.first_bounds.lower, self.total_bounds.lower, 1)
-        self.size = people * max(1, len(needs))
-
-    def engine(self, first: int, second: int = 0) -> EngineProblem:
-        if self.squad_id is None:
-            people = _hypothetical("leader", first, None, self.plain)
-        else:
-            people = _hypothetical("officer", first, self.squad_id, self.plain)
-            people += _hypothetical("assistant", second, self.squad_id, self.plain)
-        return _engine(self.rows, people, self.squad_id, self.plain, self.week)
-
-    def search(self, clock: _Clock, solver: _Solver) -> _GroupResult:
-        first_role: StaffRole = "leader" if self.squad_id is None else "officer"
-        first: int | None = 0
-        first_proven = True
-        if self.first:
-            first, first_proven = _fewest(
-                lambda n: _coverage_problem(self.engine(n), self.first),
-                self.first_bounds.lower,
-                self.person_min,
-                clock.share(2 if self.second else 1),
-                solver,
-            )
-        rows = [_need_row(self.squad_id, first_role, self.first_bounds, first, first_proven)]
-        notes = []
-        if first is None:
-            notes.append(self._late(f"{first_role}s"))
-        if self.squad_id is None:
-            return _GroupResult(rows, self.uncoverable, notes)
-        fixed = first or 0
-        bounds = _Bounds(
-            max(0, self.total_bounds.hours - fixed),
-            max(0, self.total_bounds.shifts - fixed),
-            max(0, self.total_bounds.peak - fixed),
-        )
-        second: int | None = 0
-        second_proven = True
-        if self.second and first is None:
-            second, second_proven = None, False
-        elif self.second:
-            second, second_proven = _fewest(
-                lambda n: _coverage_problem(
-                    self.engine(fixed, n),
-                    self.first + self.second,
-                    hard_skills=frozenset({"officer"}),
-                ),
-                bounds.lower,
-                self.person_min,
-                clock.share(1),
-                solver,
-            )
-        if second is None:
-            notes.append(self._late("assistants"))
-        rows.append(_need_row(self.squad_id, "assistant", bounds, second, second_proven))
-        return _GroupResult(rows, self.uncoverable, notes)
-
-    def _late(self, role: str) -> str:
-        where = self.squad_id or "district"
-        return f"{where}: the time ran out before the {role} needed were found"
-
-
-def _need_row(
-    squad_id: str | None, role: StaffRole, bounds: _Bounds, needed: int | None, proven: bool
-) -> dict[str, Any]:
-    return {
-        "squad_id": squad_id,
-        "role": role,
-        "bound_hours": bounds.hours,
-        "bound_shifts": bounds.shifts,
-        "bound_peak": bounds.peak,
-        "lower_bound": bounds.lower,
-        "needed": needed,
-        "proven": proven and needed is not None,
-    }
 
 
 def staffing_need(
@@ -748,10 +378,10 @@ def staffing_need(
     FieldError
         If the demand lacks a column.
     """
-    clock = _Clock(time_limit_s)
-    solver = _Solver(deterministic, workers)
-    week = _week(demand, calendar)
-    plain = _without_overtime(policy)
+    clock = Clock(time_limit_s)
+    solver = Solver(deterministic, workers)
+    week = week_of(demand, calendar)
+    plain = without_overtime(policy)
     post_levels: dict[str, str] = {}
     if posts is not None and {"id", "level"} <= set(posts.columns):
         post_levels = dict(zip(posts["id"].astype(str), posts["level"].astype(str), strict=True))
@@ -771,9 +401,9 @@ def staffing_need(
     keys: list[str | None] = [*squads]
     if (demand["kind"] == "leader_duty").any():
         keys.append(None)
-    groups = [_Group(key, _group_rows(demand, key), plain, week) for key in keys]
+    groups = [Group(key, group_rows(demand, key), plain, week) for key in keys]
     # Equal shares, small groups first: the time they leave goes to the larger ones.
-    found: dict[str | None, _GroupResult] = {}
+    found: dict[str | None, GroupResult] = {}
     for index, group in enumerate(sorted(groups, key=lambda g: g.size)):
         found[group.squad_id] = group.search(clock.share(len(groups) - index), solver)
     results = [found[key] for key in keys]
@@ -804,7 +434,7 @@ def staffing_need(
 
 
 def _need_table(
-    results: Sequence[_GroupResult], staff: Sequence[Officer], coverage: pd.DataFrame
+    results: Sequence[GroupResult], staff: Sequence[Officer], coverage: pd.DataFrame
 ) -> pd.DataFrame:
     rows = []
     for result in results:

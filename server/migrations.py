@@ -83,6 +83,15 @@ _SQL_TYPES: dict[ColumnKind, Callable[[], sa.types.TypeEngine[Any]]] = {
 }
 
 
+def _sql_texts(*names: str, nullable: bool = True) -> list[sa.Column[Any]]:
+    """Return text columns named ``names``, in that order; ``NOT NULL`` unless ``nullable``."""
+    return [sa.Column(name, sa.Text, nullable=nullable) for name in names]
+
+
+def _sql_required_texts(*names: str) -> list[sa.Column[Any]]:
+    return _sql_texts(*names, nullable=False)
+
+
 def layer_table_name(layer: str) -> str:
     """Return the name of the table that holds ``layer``."""
     return f"layer_{layer}"
@@ -134,14 +143,11 @@ def provenance_table(metadata: sa.MetaData) -> sa.Table:
         "layer_provenance",
         metadata,
         sa.Column("layer", sa.Text, primary_key=True),
-        sa.Column("source", sa.Text, nullable=False),
-        sa.Column("sha256", sa.Text),
-        sa.Column("source_crs", sa.Text, nullable=False),
-        sa.Column("coords", sa.Text, nullable=False),
+        *_sql_required_texts("source"),
+        *_sql_texts("sha256"),
+        *_sql_required_texts("source_crs", "coords"),
         sa.Column("feature_count", sa.BigInteger, nullable=False),
-        sa.Column("imported_at", sa.Text, nullable=False),
-        sa.Column("note", sa.Text, nullable=False),
-        sa.Column("licence", sa.Text, nullable=False),
+        *_sql_required_texts("imported_at", "note", "licence"),
     )
 
 
@@ -151,8 +157,7 @@ def reports_table(metadata: sa.MetaData) -> sa.Table:
         "reports",
         metadata,
         sa.Column("kind", sa.Text, primary_key=True),
-        sa.Column("created_at", sa.Text, nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
+        *_sql_required_texts("created_at", "body"),
     )
 
 
@@ -162,16 +167,11 @@ def tokens_table(metadata: sa.MetaData) -> sa.Table:
         "api_tokens",
         metadata,
         sa.Column("id", sa.Text, primary_key=True),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("role", sa.Text, nullable=False),
-        sa.Column("squads", sa.Text, nullable=False),
-        sa.Column("officer_id", sa.Text),
+        *_sql_required_texts("name", "role", "squads"),
+        *_sql_texts("officer_id"),
         sa.Column("secret_sha256", sa.Text, nullable=False, unique=True),
-        sa.Column("created_at", sa.Text, nullable=False),
-        sa.Column("created_by", sa.Text, nullable=False),
-        sa.Column("expires_at", sa.Text),
-        sa.Column("revoked_at", sa.Text),
-        sa.Column("last_used_at", sa.Text),
+        *_sql_required_texts("created_at", "created_by"),
+        *_sql_texts("expires_at", "revoked_at", "last_used_at"),
     )
 
 
@@ -182,8 +182,7 @@ def sessions_table(metadata: sa.MetaData) -> sa.Table:
         metadata,
         sa.Column("id_sha256", sa.Text, primary_key=True),
         sa.Column("token_id", sa.Text, nullable=False, index=True),
-        sa.Column("created_at", sa.Text, nullable=False),
-        sa.Column("expires_at", sa.Text, nullable=False),
+        *_sql_required_texts("created_at", "expires_at"),
     )
 
 
@@ -198,15 +197,11 @@ def audit_table(metadata: sa.MetaData) -> sa.Table:
             primary_key=True,
             autoincrement=True,
         ),
-        sa.Column("at", sa.Text, nullable=False),
-        sa.Column("token_id", sa.Text),
-        sa.Column("actor", sa.Text, nullable=False),
-        sa.Column("role", sa.Text, nullable=False),
-        sa.Column("method", sa.Text, nullable=False),
-        sa.Column("route", sa.Text, nullable=False),
-        sa.Column("action", sa.Text, nullable=False),
+        *_sql_required_texts("at"),
+        *_sql_texts("token_id"),
+        *_sql_required_texts("actor", "role", "method", "route", "action"),
         sa.Column("layer", sa.Text, index=True),
-        sa.Column("summary", sa.Text, nullable=False),
+        *_sql_required_texts("summary"),
     )
 
 
@@ -216,11 +211,7 @@ def duty_policies_table(metadata: sa.MetaData) -> sa.Table:
         "duty_policies",
         metadata,
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("fingerprint", sa.Text, nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("created_at", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        sa.Column("toml", sa.Text, nullable=False),
+        *_sql_required_texts("fingerprint", "name", "created_at", "source", "toml"),
     )
 
 
@@ -230,13 +221,11 @@ def staff_table(metadata: sa.MetaData) -> sa.Table:
         "staff",
         metadata,
         sa.Column("id", sa.Text, primary_key=True),
-        sa.Column("name", sa.Text, nullable=False),
+        *_sql_required_texts("name"),
         sa.Column("squad_id", sa.Text, index=True),
-        sa.Column("role", sa.Text, nullable=False),
+        *_sql_required_texts("role"),
         sa.Column("demo", sa.Boolean, nullable=False),
-        sa.Column("data", sa.Text, nullable=False),
-        sa.Column("source", sa.Text, nullable=False),
-        sa.Column("imported_at", sa.Text, nullable=False),
+        *_sql_required_texts("data", "source", "imported_at"),
     )
 
 
@@ -247,12 +236,11 @@ def rosters_table(metadata: sa.MetaData) -> sa.Table:
         metadata,
         sa.Column("id", sa.Text, primary_key=True),
         sa.Column("week", sa.Text, nullable=False, index=True),
-        sa.Column("status", sa.Text, nullable=False),
+        *_sql_required_texts("status"),
         sa.Column("policy_version", sa.Integer, nullable=False),
-        sa.Column("policy_fingerprint", sa.Text, nullable=False),
-        sa.Column("created_at", sa.Text, nullable=False),
-        sa.Column("based_on", sa.Text),
-        sa.Column("report", sa.Text, nullable=False),
+        *_sql_required_texts("policy_fingerprint", "created_at"),
+        *_sql_texts("based_on"),
+        *_sql_required_texts("report"),
         sa.Column("version", sa.Integer, nullable=False),
     )
 
@@ -268,16 +256,13 @@ def roster_assignments_table(metadata: sa.MetaData) -> sa.Table:
             sa.ForeignKey("rosters.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        sa.Column("officer_id", sa.Text, primary_key=True),
-        sa.Column("date", sa.Text, primary_key=True),
-        sa.Column("slot_id", sa.Text, primary_key=True),
-        sa.Column("role", sa.Text, nullable=False),
-        sa.Column("squad_id", sa.Text),
-        sa.Column("start", sa.Text, nullable=False),
-        sa.Column("end", sa.Text, nullable=False),
-        sa.Column("post_id", sa.Text),
-        sa.Column("task", sa.Text, nullable=False),
-        sa.Column("requirement_id", sa.Text),
+        *(sa.Column(name, sa.Text, primary_key=True) for name in ("officer_id", "date", "slot_id")),
+        *_sql_required_texts("role"),
+        *_sql_texts("squad_id"),
+        *_sql_required_texts("start", "end"),
+        *_sql_texts("post_id"),
+        *_sql_required_texts("task"),
+        *_sql_texts("requirement_id"),
         sa.Column("pinned", sa.Boolean, nullable=False),
     )
 
@@ -288,8 +273,7 @@ def schema_version_table(metadata: sa.MetaData) -> sa.Table:
         "schema_version",
         metadata,
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("description", sa.Text, nullable=False),
-        sa.Column("applied_at", sa.Text, nullable=False),
+        *_sql_required_texts("description", "applied_at"),
     )
 
 
@@ -355,8 +339,13 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-def _text(name: str, *, nullable: bool = True) -> Column:
-    return Column(name, "text", nullable)
+def _texts(*names: str, nullable: bool = True) -> tuple[Column, ...]:
+    """Return text layer columns named ``names``, in that order."""
+    return tuple(Column(name, "text", nullable) for name in names)
+
+
+def _required_texts(*names: str) -> tuple[Column, ...]:
+    return _texts(*names, nullable=False)
 
 
 def _flag(name: str) -> Column:
@@ -366,12 +355,12 @@ def _flag(name: str) -> Column:
 # The layers as each step created them, written out so that the steps stay the same when
 # geodata.layers changes (each change there comes with a step of its own).
 _V1_LAYERS = (
-    LayerSpec("boundary", "", "polygon", (_text("name_zh"), _text("name_en"), _text("code"))),
+    LayerSpec("boundary", "", "polygon", _texts("name_zh", "name_en", "code")),
     LayerSpec(
         "subdistricts",
         "",
         "polygon",
-        (_text("code", nullable=False), _text("name_zh"), _text("name_en"), _flag("schematic")),
+        (*_required_texts("code"), *_texts("name_zh", "name_en"), _flag("schematic")),
         geometry_nullable=True,
     ),
     LayerSpec(
@@ -379,9 +368,8 @@ _V1_LAYERS = (
         "",
         "polygon",
         (
-            _text("code", nullable=False),
-            _text("name_zh"),
-            _text("subdistrict_code"),
+            *_required_texts("code"),
+            *_texts("name_zh", "subdistrict_code"),
             _flag("schematic"),
         ),
         geometry_nullable=True,
@@ -391,10 +379,8 @@ _V1_LAYERS = (
         "",
         "line",
         (
-            _text("name_zh"),
-            _text("name_en"),
-            _text("road_class", nullable=False),
-            _text("level", nullable=False),
+            *_texts("name_zh", "name_en"),
+            *_required_texts("road_class", "level"),
             Column("length_m", "real", False),
         ),
     ),
@@ -403,10 +389,7 @@ _V1_LAYERS = (
         "",
         "point",
         (
-            _text("name_zh"),
-            _text("name_en"),
-            _text("road_name_zh"),
-            _text("windows"),
+            *_texts("name_zh", "name_en", "road_name_zh", "windows"),
             Column("radius_m", "real", True),
         ),
     ),
@@ -414,13 +397,13 @@ _V1_LAYERS = (
         "zones",
         "",
         "polygon",
-        (_text("name_zh"), _text("name_en"), _text("kind", nullable=False), _text("squad_id")),
+        (*_texts("name_zh", "name_en"), *_required_texts("kind"), *_texts("squad_id")),
     ),
     LayerSpec(
         "squads",
         "",
         "polygon",
-        (_text("name_zh"), _text("name_en"), _text("subdistrict_codes")),
+        _texts("name_zh", "name_en", "subdistrict_codes"),
         geometry_nullable=True,
     ),
 )
@@ -438,12 +421,11 @@ _V2_LAYERS = (
         "",
         "polygon",
         (
-            _text("code", nullable=False),
-            _text("subdistrict_code"),
-            _text("community_code"),
+            *_required_texts("code"),
+            *_texts("subdistrict_code", "community_code"),
             Column("area_m2", "real", False),
-            _text("mode", nullable=False),
-            _text("squad_id"),
+            *_required_texts("mode"),
+            *_texts("squad_id"),
         ),
     ),
     LayerSpec(
@@ -451,8 +433,8 @@ _V2_LAYERS = (
         "",
         "polygon",
         (
-            _text("squad_id", nullable=False),
-            _text("name_zh"),
+            *_required_texts("squad_id"),
+            *_texts("name_zh"),
             Column("workload", "real", False),
             Column("unit_grid_count", "integer", False),
         ),
@@ -462,15 +444,12 @@ _V2_LAYERS = (
         "",
         "line_or_point",
         (
-            _text("kind", nullable=False),
-            _text("road_id"),
-            _text("road_name_zh"),
-            _text("level", nullable=False),
+            *_required_texts("kind"),
+            *_texts("road_id", "road_name_zh"),
+            *_required_texts("level"),
             Column("length_m", "real", False),
             Column("radius_m", "real", True),
-            _text("unit_grid_codes"),
-            _text("squad_id"),
-            _text("windows"),
+            *_texts("unit_grid_codes", "squad_id", "windows"),
         ),
     ),
 )

@@ -155,7 +155,7 @@ def test_default_round_trips(default: DutyPolicy) -> None:
 
 def _rich_policy(default: DutyPolicy) -> DutyPolicy:
     weekend = (
-        Slot("day", "白班", "Day", time(7, 30), time(18, 0), "day"),
+        Slot("daytime", "白班", "Day", time(7, 30), time(18, 0), "day"),
         Slot("evening", "夜市", "Evening", time(18, 0), time(22, 0), "day"),
         Slot("night", "夜查", "Night", time(22, 0), time(7, 30), "night"),
     )
@@ -249,6 +249,13 @@ def test_gap_between_slots_names_its_end(default_text: str, tmp_path: Path) -> N
     assert caught.value.field == "slots.weekday[1].end"
     assert caught.value.file == "值班规则.toml"
     assert "gap of 60 min" in caught.value.message
+
+
+def test_the_leaders_slot_id_is_kept_for_the_leader(default_text: str) -> None:
+    text = _edited(default_text, 'id = "early"', 'id = "day"')
+    with pytest.raises(FieldError, match="duty leader") as caught:
+        policy_from_toml(text)
+    assert caught.value.field == "slots.weekday[0].id"
 
 
 def test_two_slots_starting_together_are_refused(default_text: str) -> None:

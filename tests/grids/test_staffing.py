@@ -33,7 +33,7 @@ def _policy(*, day_hours: int = 8, leaders: int = 0) -> DutyPolicy:
     day_end = 8 + day_hours
     slots = (
         Slot("night", "夜间", "Night", time(0), time(8), "night"),
-        Slot("day", "白天", "Day", time(8), time(day_end), "day"),
+        Slot("daytime", "白天", "Day", time(8), time(day_end), "day"),
         Slot("evening", "晚间", "Evening", time(day_end), time(0), "night"),
     )
     return DutyPolicy(
