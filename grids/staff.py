@@ -645,6 +645,7 @@ def read_staff(
     except OSError as exc:
         raise InputFileError(f"cannot read the staff file: {exc}", file=file.name) from None
     position, columns = _header(rows, file.name)
+    header_width = len(rows[position][1])
     lookup = _squad_lookup(squads) if squads is not None else None
     problems: list[StaffProblem] = []
     officers: list[Officer] = []
@@ -660,6 +661,15 @@ def read_staff(
         def problem(name: str, message: str, row: int = row_number, cell: Any = values) -> None:
             problems.append(StaffProblem(row, name, cell.get(name, ""), message))
 
+        extra = [cell for cell in cells[header_width:] if cell.strip()]
+        if extra:
+            # usually an unquoted comma inside a cell, which would silently shift the rest
+            message = (
+                f"{len(cells)} cells under a header of {header_width}; "
+                "quote a cell that holds a comma"
+            )
+            problems.append(StaffProblem(row_number, "row", extra[0], message))
+            continue
         officer = _officer_from_row(values, lookup, slots, problem)
         staff_id = values["id"]
         if staff_id and staff_id in first_row:

@@ -127,6 +127,17 @@ def test_every_bad_row_is_listed_and_nothing_returned(tmp_path: Path) -> None:
     assert len(error.to_dict()["problems"]) == 3
 
 
+def test_a_row_wider_than_its_header_is_refused(tmp_path: Path) -> None:
+    # an unquoted comma in the availability cell would otherwise drop the slots after it
+    path = tmp_path / "wide.csv"
+    lines = [",".join(HEADER_ZH), ",".join(ROWS_ZH[0]), ",".join(ROWS_ZH[2]) + ",midday"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(StaffFileError) as caught:
+        read_staff(path)
+    assert [(p.row, p.field, p.value) for p in caught.value.problems] == [(3, "row", "midday")]
+    assert "quote a cell" in caught.value.problems[0].message
+
+
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     rows = [*ROWS_ZH, ["HJ-YB-001", "孙伟", "迎宾路中队", "执法队员", "40", "", "", ""]]
     path = _write_csv(tmp_path / "dup.csv", HEADER_ZH, rows, "utf-8")
