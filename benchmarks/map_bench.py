@@ -9,7 +9,9 @@ Two cases:
   a demo roster covering about 85 % of them (no unit grids).
 
 For each, the dutygrid page (``dutygrid map``: one standalone file, every slot of the day in one
-GeoJSON per layer) is compared with a naive Folium map of the same layers made in the same run:
+compact document per layer, :mod:`server.maps.encoding`) is compared with the same page sending
+each layer as a plain GeoJSON FeatureCollection (what the compact form replaced), and with a
+naive Folium map of the same layers made in the same run:
 one ``folium.GeoJson`` per layer per slot (the geometry repeated for every slot, coordinates and
 attributes as stored), a ``style_function`` for the colours and a layer control to switch slots.
 Both pages load the same installed Leaflet from disk and nothing else (Folium's CDN assets are
@@ -29,11 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import folium
 import geopandas as gpd
@@ -47,6 +50,8 @@ from grids.demand import DEMAND_COLUMNS, patrol_routes
 from grids.demo_staff import huiji_demo_staff
 from grids.policy import DutyPolicy, huiji_default_policy
 from grids.staff import Officer, Role
+from server.maps import layers as page_layers
+from server.maps.encoding import geojson_layer
 from server.maps.layers import page_data
 from server.maps.page import coverage_page
 from server.maps.service import CoverageService, DayCoverage, MapLayers, RosterInput
@@ -280,6 +285,14 @@ def ours(view: DayCoverage, path: Path) -> tuple[int, float]:
     return sum(data.counts.values()), time.perf_counter() - started
 
 
+def ours_geojson(view: DayCoverage, path: Path) -> tuple[int, float]:
+    """The dutygrid page with its layers as plain GeoJSON FeatureCollections."""
+    with mock.patch.object(
+        page_layers, "encode_layer", lambda geoms, properties, **_: geojson_layer(geoms, properties)
+    ):
+        return ours(view, path)
+
+
 def naive(view: DayCoverage, path: Path) -> tuple[int, float]:
     """A Folium map of the same layers, one GeoJson per layer per slot, as stored."""
     started = time.perf_counter()
@@ -372,7 +385,7 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dutygrid-map-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     results: list[Result] = []
-    cases = [("Huiji", lambda: huiji_view(folder))]
+    cases: list[tuple[str, Callable[[], DayCoverage]]] = [("Huiji", lambda: huiji_view(folder))]
     if not args.skip_wuhan:
         cases.append(("Wuhan", wuhan_view))
     for name, make in cases:
@@ -383,10 +396,15 @@ def main() -> None:
             f"requirements, {len(view.coverage.assignments)} assignments "
             f"(prepared in {time.perf_counter() - started:.1f} s)"
         )
-        for label, build in (("dutygrid", ours), ("naive folium", naive)):
-            path = folder / f"{name.lower()}-{label.split()[0]}.html"
+        pages: tuple[tuple[str, Callable[[DayCoverage, Path], tuple[int, float]]], ...] = (
+            ("dutygrid", ours),
+            ("dg geojson", ours_geojson),
+            ("naive folium", naive),
+        )
+        for label, build in pages:
+            path = folder / f"{name.lower()}-{label.replace(' ', '-')}.html"
             features, build_s = build(view, path)
-            drawn = drawn_seconds(path, args.repeat, ours=label == "dutygrid")
+            drawn = drawn_seconds(path, args.repeat, ours=label != "naive folium")
             results.append(
                 Result(name, label, features, path.stat().st_size / 1024**2, build_s, drawn)
             )

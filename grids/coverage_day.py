@@ -17,8 +17,10 @@ from grids.coverage_posts import (
     GapReason,
     PersonOnDuty,
     _duty_slot,
+    _in_slot,
     _posts_of,
     _requirements_in,
+    _role_counts,
     coverage_by_post,
     coverage_by_slot,
     gaps,
@@ -172,7 +174,7 @@ def _slot_figures(
         posts["level"].eq("strict").to_numpy() & posts["status"].ne("not_required").to_numpy()
     ]
     required = posts[posts["status"].ne("not_required").to_numpy()]
-    people = people_on_duty(coverage, day, slot.id)
+    officers, assistants = _role_counts(people_on_duty(coverage, day, slot.id))
     return {
         "slot_id": slot.id,
         "name_zh": slot.slot.name_zh,
@@ -192,8 +194,8 @@ def _slot_figures(
         "strict_covered_m": float(strict.loc[strict["status"].eq("covered"), "length_m"].sum()),
         "required_m": float(required["length_m"].sum()),
         "covered_m": float(required.loc[required["status"].eq("covered"), "length_m"].sum()),
-        "officers_on_duty": sum(1 for p in people if p.role == "officer"),
-        "assistants_on_duty": sum(1 for p in people if p.role == "assistant"),
+        "officers_on_duty": officers,
+        "assistants_on_duty": assistants,
         "seamless": int(short["strict"].sum()) == 0,
     }
 
@@ -249,8 +251,7 @@ def seamless_check(coverage: RosterCoverage, day: date) -> SeamlessCheck:
     required_slots: list[str] = []
     broken_slots: list[str] = []
     for slot in slots:
-        in_slot = _requirements_in(coverage, day, slot)
-        in_slot = in_slot[in_slot["strict"].to_numpy(dtype=bool)]
+        in_slot = strict[_in_slot(strict, slot)]
         if len(in_slot):
             required_slots.append(slot.id)
             if not in_slot["met"].all():
@@ -330,6 +331,7 @@ def coverage_summary(
         seamless = bool(figures["seamless"])
     required = int(figures["strict_posts_required"])
     covered = int(figures["strict_posts_covered"])
+    officers, assistants = _role_counts(people)
     return CoverageSummary(
         date=day,
         slot_id=slot_id,
@@ -342,8 +344,8 @@ def coverage_summary(
         covered_m=float(figures["covered_m"]),
         gaps=len(short),
         strict_gaps=int(short["strict"].sum()) if len(short) else 0,
-        officers_on_duty=sum(1 for p in people if p.role == "officer"),
-        assistants_on_duty=sum(1 for p in people if p.role == "assistant"),
+        officers_on_duty=officers,
+        assistants_on_duty=assistants,
         leaders=tuple(p for p in people if p.role == "leader"),
         seamless=seamless,
     )

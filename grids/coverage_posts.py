@@ -83,17 +83,31 @@ def _duty_slot(coverage: RosterCoverage, day: date, slot_id: str) -> DutySlot:
     raise KeyError(f"{day} has no slot {slot_id!r}; its slots are {known}")
 
 
+def _overlapping(starts: NDArray[Any], ends: NDArray[Any], slot: DutySlot) -> NDArray[np.bool_]:
+    """Return whether each span from ``starts`` to ``ends`` overlaps the slot."""
+    overlapping: NDArray[np.bool_] = (starts < np.datetime64(slot.end)) & (
+        ends > np.datetime64(slot.start)
+    )
+    return overlapping
+
+
+def _in_slot(frame: pd.DataFrame, slot: DutySlot) -> NDArray[np.bool_]:
+    """Return whether each requirement belongs to the slot: its own, or one it overlaps.
+
+    A requirement with a slot belongs to that slot only; one without (duty leader, full
+    deployment) to every slot it overlaps.
+    """
+    slot_ids = frame["slot_id"].to_numpy(dtype=object)
+    inside: NDArray[np.bool_] = (slot_ids == slot.id) | (
+        pd.isna(slot_ids) & _overlapping(frame["start"].to_numpy(), frame["end"].to_numpy(), slot)
+    )
+    return inside
+
+
 def _requirements_in(coverage: RosterCoverage, day: date, slot: DutySlot | None) -> pd.DataFrame:
     frame = coverage.requirements
     frame = frame[frame["date"].eq(day).to_numpy()]
-    if slot is None:
-        return frame
-    in_slot = frame["slot_id"].eq(slot.id).to_numpy(dtype=bool) | (
-        frame["slot_id"].isna().to_numpy()
-        & (frame["start"] < slot.end).to_numpy()
-        & (frame["end"] > slot.start).to_numpy()
-    )
-    return frame[in_slot]
+    return frame if slot is None else frame[_in_slot(frame, slot)]
 
 
 def _assignments_in(coverage: RosterCoverage, day: date, slot: DutySlot | None) -> pd.DataFrame:
@@ -101,8 +115,15 @@ def _assignments_in(coverage: RosterCoverage, day: date, slot: DutySlot | None) 
     table = table[table["date"].eq(day).to_numpy()]
     if slot is None:
         return table
-    overlapping = (table["start"] < slot.end) & (table["end"] > slot.start)
-    return table[overlapping.to_numpy()]
+    return table[_overlapping(table["start"].to_numpy(), table["end"].to_numpy(), slot)]
+
+
+def _role_counts(people: Sequence[PersonOnDuty]) -> tuple[int, int]:
+    """Return how many of the people on duty are officers, and how many assistants."""
+    return (
+        sum(1 for p in people if p.role == "officer"),
+        sum(1 for p in people if p.role == "assistant"),
+    )
 
 
 _COUNTS = ("required", "required_officers", "required_any", "counted", "counted_officers", "gaps")
@@ -137,15 +158,10 @@ def _requirement_slots(
     """Return (requirement row, slot number) of every requirement of the day in each slot."""
     table = coverage.requirements
     rows = np.flatnonzero(table["date"].eq(day).to_numpy(dtype=bool))
-    slot_ids = table["slot_id"].to_numpy(dtype=object)[rows]
-    slotless = pd.isna(slot_ids)
-    starts = table["start"].to_numpy()[rows]
-    ends = table["end"].to_numpy()[rows]
+    of_day = table.iloc[rows]
     found_rows, found_slots = [], []
     for number, slot in enumerate(slots):
-        inside = (slot_ids == slot.id) | (
-            slotless & (starts < np.datetime64(slot.end)) & (ends > np.datetime64(slot.start))
-        )
+        inside = _in_slot(of_day, slot)
         found_rows.append(rows[inside])
         found_slots.append(np.full(int(inside.sum()), number, dtype=np.intp))
     if not found_rows:
@@ -249,10 +265,7 @@ def _present(
     n_posts = len(coverage.posts)
     found: dict[tuple[int, str], str] = {}
     for number, slot in enumerate(slots):
-        overlapping = np.flatnonzero(
-            (starts < np.datetime64(slot.end)) & (ends > np.datetime64(slot.start))
-        )
-        for row in overlapping:
+        for row in np.flatnonzero(_overlapping(starts, ends, slot)):
             for post_row in coverage.place_rows.get(places[row], ()) if places[row] else ():
                 found.setdefault((number * n_posts + post_row, str(people[row])), str(roles[row]))
     ordered = sorted(found.items())

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from server.cli import DbOption, JsonOption, Output, app, settings_for, user_errors
+from server.errors import NotFound
 from server.maps.i18n import LANGUAGES, Language
 from server.maps.layers import page_data
 from server.maps.page import coverage_page
@@ -69,7 +70,10 @@ def map_command(
             update={k: v for k, v in overrides.items() if v is not None}
         )
         service = CoverageService(map_settings)
-        view = service.day(store, duty_day, roster)
+        try:
+            view = service.day(store, duty_day, roster)
+        except NotFound as exc:
+            out.fail({"error": "NotFound", "field": exc.field, "message": str(exc)}, str(exc))
         known = [s.id for s in view.slots]
         if slot is not None and slot not in known:
             out.fail(
@@ -78,7 +82,7 @@ def map_command(
             )
         data = page_data(
             view,
-            coords=map_settings.tile_coords if map_settings.tiles != "none" else "wgs84",
+            coords=map_settings.drawn_coords,
             max_unit_grids=map_settings.max_unit_grids,
         )
         page = coverage_page(

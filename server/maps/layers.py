@@ -1,11 +1,13 @@
-"""The data of a coverage page: one GeoJSON per layer, the coverage of each slot as properties.
+"""The data of a coverage page: one document per layer, the coverage of each slot as properties.
 
-Each geometry is sent once. A post's ``s`` property holds one letter per slot of the day and a
-last one for the whole day (``c`` covered, ``p`` partly, ``g`` gap, ``n`` not required); a unit
-grid's ``c`` holds its coverage in percent per slot (-1 where nothing is required). The page's
-script restyles the features from these when the slot changes.
+Each geometry is sent once, each layer in the compact form of :mod:`server.maps.encoding`
+(coordinates as differences of integers, properties in columns). A post's ``s`` property holds
+one letter per slot of the day and a last one for the whole day (``c`` covered, ``p`` partly,
+``g`` gap, ``n`` not required); a unit grid's ``c`` holds its coverage in percent per slot (-1
+where nothing is required), each distinct list sent once. The page's script restyles the features
+from these when the slot changes.
 
-Coordinates are rounded to 6 decimals (about 0.1 m). Polygons that are only outlines on the map
+Coordinates are kept to 6 decimals (about 0.1 m). Polygons that are only outlines on the map
 (the district, the squads' territories) are simplified by a few metres, measured in a projected
 CRS; unit grids are drawn only where a post requires coverage, and simplified too when there are
 more than the settings allow.
@@ -39,6 +41,7 @@ from grids.coverage import (
     people_on_duty,
 )
 from grids.policy import parse_windows
+from server.maps.encoding import DECIMALS, encode_layer
 from server.maps.i18n import OSM_CREDIT
 from server.maps.service import DayCoverage
 
@@ -59,7 +62,6 @@ PROPERTY_KEYS: Final = {
     "k": "what it needs: a number in meta.needs, slot number → [officers, anyone, counted]",
 }
 """The properties of a post feature; those left out take the default said."""
-DECIMALS: Final = 6
 OUTLINE_TOLERANCE_M: Final = 5.0
 GRID_TOLERANCE_M: Final = 2.0
 DAY_SLOT: Final = "day"
@@ -76,7 +78,7 @@ class PageData:
         Everything but the geometries: the day, its slots, the headline figures per slot,
         people, names, credits (JSON values).
     layers
-        Layer name → a GeoJSON FeatureCollection, already serialised.
+        Layer name → the layer in the compact form of :mod:`server.maps.encoding`, serialised.
     counts
         Layer name → its number of features.
     """
@@ -91,11 +93,6 @@ class PageData:
         meta = json.dumps(self.meta, ensure_ascii=False, separators=(",", ":"), default=str)
         document = f'{{"meta":{meta},"layers":{{{",".join(parts)}}}}}'
         return document.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _rounded(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    rounded: NDArray[np.object_] = shapely.transform(geoms, lambda xy: np.round(xy, DECIMALS))
-    return rounded
 
 
 def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float) -> NDArray[np.object_]:
@@ -118,23 +115,18 @@ def _simplified(frame: gpd.GeoDataFrame, tolerance_m: float) -> NDArray[np.objec
     return result
 
 
-def _feature_collection(
-    geoms: NDArray[np.object_], properties: Sequence[Mapping[str, Any]], coords: CoordSystem
+def _layer(
+    geoms: NDArray[np.object_],
+    properties: Sequence[Mapping[str, Any]],
+    coords: CoordSystem,
+    *,
+    lookups: Sequence[str] = (),
 ) -> str:
-    """Return features of these geometries and properties as serialised GeoJSON."""
+    """Return the features of these geometries and properties in the page's compact form."""
     keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     shifted = geometries_from_wgs84(geoms[keep], coords) if coords != "wgs84" else geoms[keep]
-    texts = shapely.to_geojson(_rounded(np.asarray(shifted, dtype=object)))
     chosen = [p for p, k in zip(properties, keep, strict=True) if k]
-    features = [
-        '{"type":"Feature","properties":'
-        + json.dumps(p, ensure_ascii=False, separators=(",", ":"))
-        + ',"geometry":'
-        + str(g)
-        + "}"
-        for p, g in zip(chosen, texts, strict=True)
-    ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+    return encode_layer(np.asarray(shifted, dtype=object), chosen, lookups=lookups)
 
 
 def _text(value: Any) -> str | None:
@@ -363,8 +355,13 @@ def page_data(
     data: dict[str, str] = {}
     counts: dict[str, int] = {}
 
-    def add(name: str, geoms: NDArray[np.object_], properties: Sequence[Mapping[str, Any]]) -> None:
-        data[name] = _feature_collection(geoms, properties, coords)
+    def add(
+        name: str,
+        geoms: NDArray[np.object_],
+        properties: Sequence[Mapping[str, Any]],
+        lookups: Sequence[str] = (),
+    ) -> None:
+        data[name] = _layer(geoms, properties, coords, lookups=lookups)
         counts[name] = int((~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)).sum())
 
     boundary = layers["boundary"]
@@ -398,7 +395,12 @@ def page_data(
             if len(grids) > max_unit_grids
             else np.asarray(grids.geometry.array, dtype=object)
         )
-        add("grids", geoms, [{"i": str(c), "c": grid_shares[str(c)]} for c in grids["code"]])
+        add(
+            "grids",
+            geoms,
+            [{"i": str(c), "c": grid_shares[str(c)]} for c in grids["code"]],
+            lookups=("c",),
+        )
     if not segment.any():
         roads = layers["roads"]
         add(
@@ -482,6 +484,7 @@ def page_data(
         "schematic": schematic,
         "credits": credits,
         "bounds": bounds,
+        "coords": coords,
         "roster": {
             "id": view.roster.roster_id,
             "status": view.roster.status,

@@ -155,13 +155,25 @@ def coverage_page(
         ``served``: Leaflet and the page's script are loaded from the service's ``/static``
         paths; ``inline``: they are written into the page, which then needs nothing else.
     settings
-        The map settings, for base tiles; none by default.
+        The map settings, for base tiles; none by default. The data must be drawn in the base
+        map's coordinates (``settings.drawn_coords``).
+
+    Raises
+    ------
+    ValueError
+        If the data are not in the coordinates of the base map.
     initial_slot
         The slot shown first; the whole day when None.
     links
         ``gaps``: the URL of the day's gap list; ``map``: the URL of this page without a slot.
     """
     settings = settings or MapSettings()
+    drawn_in = data.meta.get("coords", "wgs84")
+    if drawn_in != settings.drawn_coords:
+        raise ValueError(
+            f"the page data are in {drawn_in} but the base map needs {settings.drawn_coords}: "
+            "make them with page_data(coords=settings.drawn_coords)"
+        )
     title = f"{text('title', lang)} {data.meta['date']}"
     figure = Figure(title=html.escape(title))
     center = _center(data.meta.get("bounds"))

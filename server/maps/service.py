@@ -42,6 +42,7 @@ from grids.road_grid import post_grid_lengths
 from grids.roster import empty_assignments
 from grids.roster_io import read_assignments
 from grids.staff import Officer, read_staff
+from server.errors import NotFound
 from server.maps.settings import MapSettings
 from server.roster_store import RosterStore
 from server.storage import Provenance, Store
@@ -107,7 +108,8 @@ def no_roster() -> RosterInput:
 def stored_roster_loader(fallback: RosterLoader | None = None) -> RosterLoader:
     """Return a loader of the rosters kept in the database (:mod:`server.roster_store`).
 
-    With an id, that roster (a :class:`KeyError` if there is none); without, the latest
+    With an id, that roster (:class:`~server.errors.NotFound` if there is none, or if it is the
+    roster of another week than the day's); without, the latest
     published roster of the day's ISO week, else its latest roster, else what ``fallback``
     finds. The staff are the stored staff; the policy is the one the roster was made under, when
     it is stored.
@@ -121,7 +123,20 @@ def stored_roster_loader(fallback: RosterLoader | None = None) -> RosterLoader:
                 return fallback(store, roster_id, day) if fallback is not None else None
             published = [r for r in listed if r.info.status == "published"]
             roster_id = (published or listed)[-1].info.roster_id
-        stored = rosters.roster(roster_id)
+        try:
+            stored = rosters.roster(roster_id)
+        except KeyError:
+            raise NotFound(
+                f"no roster {roster_id!r} is stored", field="roster", roster=roster_id
+            ) from None
+        week = iso_week(day)
+        if stored.info.week != week:
+            raise NotFound(
+                f"roster {roster_id!r} is the roster of {stored.info.week}, not of {day} (in "
+                f"{week}): leave out roster for the day's own roster",
+                field="roster",
+                roster=roster_id,
+            )
         return RosterInput(
             roster_id=stored.info.roster_id,
             assignments=stored.assignments,
@@ -354,8 +369,8 @@ class CoverageService:
 
         Raises
         ------
-        KeyError
-            If the roster loader knows no roster ``roster_id``.
+        NotFound
+            If there is no roster ``roster_id`` for the day.
         FieldError
             If the roster, staff list or layers hold bad values.
         """

@@ -95,8 +95,8 @@ def roster_of(text: str | None) -> str | None:
 RosterParameter = Annotated[
     str | None,
     Query(
-        description="the roster id (404 if none is stored); by default the latest published "
-        "roster of the day's week, else its latest"
+        description="the roster id (404 if none is stored, or if it is another week's); by "
+        "default the latest published roster of the day's week, else its latest"
     ),
 ]
 
@@ -148,13 +148,13 @@ def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
     matched = view.coverage
     posts = coverage_by_post(matched, view.day, slot_id)
     lengths = {
-        "level": records(covered_length(matched, view.day, slot_id, by="level")),
-        "squad": records(covered_length(matched, view.day, slot_id, by="squad")),
+        key: records(covered_length(matched, view.day, slot_id, by=key))
+        for key in ("road", "level", "squad")
     }
     if matched.post_grids is not None:
-        lengths["subdistrict"] = records(
-            covered_length(matched, view.day, slot_id, by="subdistrict")
-        )
+        # by unit grid too long for an answer: the map shades the unit grids
+        for key in ("responsibility_grid", "subdistrict"):
+            lengths[key] = records(covered_length(matched, view.day, slot_id, by=key))
     return {
         "date": view.day.isoformat(),
         "slot": _slot_document(known[slot_id]) if slot_id is not None else None,

@@ -108,7 +108,7 @@ def coverage_map(
     settings = service.settings
     data = page_data(
         view,
-        coords=settings.tile_coords if settings.tiles != "none" else "wgs84",
+        coords=settings.drawn_coords,
         max_unit_grids=settings.max_unit_grids,
         now=service.clock(),
     )

@@ -22,8 +22,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from fastapi.testclient import TestClient
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
 from typer.testing import CliRunner
 
 from geodata.coords import wgs84_to_gcj02
@@ -38,6 +40,7 @@ from server.app import create_app
 from server.auth import Role, create_token
 from server.cli import app as cli
 from server.maps import page as page_module
+from server.maps.encoding import decode_layer, encode_layer
 from server.maps.i18n import SCHEMATIC_MARK
 from server.maps.layers import page_data
 from server.maps.page import coverage_page
@@ -270,13 +273,20 @@ def service(store_url: str, filled: Store) -> Iterator[Service]:
         yield Service(client, filled, coverage, {"Authorization": f"Bearer {secret}"})
 
 
-def page_payload(page: str) -> dict[str, Any]:
-    """Return the data a coverage page carries."""
+def raw_payload(page: str) -> dict[str, Any]:
+    """Return the data a coverage page carries, its layers in their compact form."""
     match = re.search(
         r'<script type="application/json" id="dutygrid-data">(.*?)</script>', page, re.S
     )
     assert match, "the page has no data"
     payload: dict[str, Any] = json.loads(match.group(1))
+    return payload
+
+
+def page_payload(page: str) -> dict[str, Any]:
+    """Return the data a coverage page carries, its layers as GeoJSON."""
+    payload = raw_payload(page)
+    payload["layers"] = {k: decode_layer(v) for k, v in payload["layers"].items()}
     return payload
 
 
@@ -338,6 +348,48 @@ def test_map_page_sends_each_geometry_once_with_every_slot(service: Service) -> 
     assert all(len(c) == len(slot_ids) + 1 for c in grids.values())
     night = slot_ids.index("night")
     assert all(c[night] == -1 for c in grids.values())  # nothing is required at night
+
+
+def test_layers_travel_compact_and_decode_to_the_same_features(service: Service) -> None:
+    page = service.client.get(f"/maps/coverage?date={DAY}", headers=service.headers).text
+    raw = raw_payload(page)["layers"]
+    roads = raw["roads"]
+    assert roads["g"] == "LineString"
+    assert "features" not in roads
+    assert roads["p"]["i"] == list(LINES)  # one column per property, no key repeated per feature
+    assert all(isinstance(v, int) for v in roads["xy"])
+    decoded = decode_layer(roads)
+    for feature in decoded["features"]:
+        line = LINES[feature["properties"]["i"]][3]
+        drawn = np.asarray(feature["geometry"]["coordinates"])
+        assert np.abs(drawn - np.asarray(line.coords)).max() <= 5e-7
+    grids = raw["grids"]
+    shares = grids["lookup"]["c"]  # each distinct list of shares sent once
+    assert len(shares) == len({json.dumps(c) for c in shares}) < len(grids["p"]["c"])
+
+
+def test_encoding_round_trips_every_geometry_kind() -> None:
+    hole = Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 1)]])
+    cases: list[list[BaseGeometry]] = [
+        [Point(113.6, 34.8), Point(113.7, 34.9)],
+        [LineString([(113.6, 34.8), (113.61, 34.81)]), MultiLineString([[(1, 1), (2, 2)]] * 2)],
+        [hole, MultiPolygon([hole, box(5, 5, 6, 6)]), box(113.6, 34.8, 113.6100004, 34.8100004)],
+        [Point(1, 2), LineString([(0, 0), (1, 1)])],  # a mix: sent as plain GeoJSON
+    ]
+    for geoms in cases:
+        properties = [{"i": n, "c": [n % 2, -1]} if n else {} for n in range(len(geoms))]
+        text = encode_layer(np.asarray(geoms, dtype=object), properties, lookups=("c",))
+        decoded = decode_layer(json.loads(text))
+        assert [f["properties"] for f in decoded["features"]] == properties
+        back = [shapely.from_geojson(json.dumps(f["geometry"])) for f in decoded["features"]]
+        for original, again in zip(geoms, back, strict=True):
+            rounded = shapely.set_precision(original, 1e-6)
+            # a line among multi-lines comes back as a multi-line of one: the same figure
+            assert shapely.equals(again, rounded)
+            assert len(shapely.get_coordinates(again)) == len(shapely.get_coordinates(rounded))
+    assert (
+        decode_layer(json.loads(encode_layer(np.asarray([], dtype=object), [])))["features"] == []
+    )
 
 
 def test_unit_grid_shares_follow_the_posts(service: Service) -> None:
@@ -524,24 +576,137 @@ def test_large_page_data_go_compressed(filled: Store, monkeypatch: pytest.Monkey
     assert "dutygridLoad(" in page
 
 
-def test_gcj02_base_map_shifts_the_geometries(filled: Store) -> None:
-    settings = MapSettings(tiles="url", tile_url="/tiles/{z}/{x}/{y}.png", tile_coords="gcj02")
-    coverage = CoverageService(settings)
-    view = coverage.day(filled, DAY)
-    shifted = page_data(view, coords="gcj02")
-    plain = page_data(view)
-    first = json.loads(shifted.layers["roads"])["features"][0]
-    start = first["geometry"]["coordinates"][0]
-    lon, lat = LINES[first["properties"]["i"]][3].coords[0]
-    expected = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
-    assert start == pytest.approx([float(expected[0][0]), float(expected[1][0])], abs=2e-6)
-    assert json.loads(plain.layers["roads"])["features"][0]["geometry"]["coordinates"][0] == (
-        pytest.approx([lon, lat], abs=1e-6)
+# WGS84 → GCJ-02 of published implementations: googollee/eviltransform's test points (Beijing)
+# and wandergis/coordtransform's example
+GCJ02_REFERENCE = {
+    "G-beijing": ((116.377817, 39.911954), (116.38404722455657, 39.91334545536069)),
+    "G-coordtransform": ((116.404, 39.915), (116.41024449916938, 39.91640428150164)),
+    "G-paris": ((2.2945, 48.8584), (2.2945, 48.8584)),  # outside China: no shift
+}
+GCJ02_TILES = {
+    "DUTYGRID_MAP_TILES": "url",
+    "DUTYGRID_MAP_TILE_URL": "http://tiles.intranet/amap/{z}/{x}/{y}.png",
+    "DUTYGRID_MAP_TILE_COORDS": "gcj02",
+}
+
+
+@pytest.fixture
+def far_points(store_url: str) -> Iterator[Store]:
+    """The small district, with guidance points at the reference points of the GCJ-02 shift."""
+    layers = district()
+    layers["guidance_points"] = _frame(
+        "guidance_points",
+        [
+            {"id": point_id, "name_zh": point_id, "windows": "07:00-09:00", "geometry": Point(xy)}
+            for point_id, (xy, _) in GCJ02_REFERENCE.items()
+        ],
     )
-    page = coverage_page(shifted, settings=settings)
-    assert "/tiles/{z}/{x}/{y}.png" in page
+    with Store.open(store_url) as store:
+        store.write_layers(layers, provenance={n: provenance(n, f) for n, f in layers.items()})
+        yield store
+
+
+def drawn_coordinates(layers: dict[str, Any]) -> dict[str, list[float]]:
+    """Return the first coordinate of each post and guidance point as the page draws it."""
+    found = {}
+    for name in ("roads", "points"):
+        for feature in layers[name]["features"]:
+            coordinates = feature["geometry"]["coordinates"]
+            found[feature["properties"]["i"]] = coordinates[0] if name == "roads" else coordinates
+    for feature in layers["guidance"]["features"]:
+        found[feature["properties"]["n"]] = feature["geometry"]["coordinates"]
+    return found
+
+
+def assert_drawn_in(layers: dict[str, Any], coords: str) -> None:
+    """Check every post and guidance point of the page against where it is, in ``coords``."""
+    drawn = drawn_coordinates(layers)
+    stored = {k: v[3].coords[0] for k, v in LINES.items()}
+    stored |= {k: v[3].coords[0] for k, v in POINTS.items()}
+    for place, (lon, lat) in stored.items():
+        expected = [lon, lat]
+        if coords == "gcj02":
+            x, y = wgs84_to_gcj02(lon, lat)
+            expected = [float(x), float(y)]
+            assert drawn[place] != pytest.approx([lon, lat], abs=1e-4)  # shifted by ~500 m
+        assert drawn[place] == pytest.approx(expected, abs=1.5e-6), place
+    for place, (wgs84, gcj02) in GCJ02_REFERENCE.items():
+        assert drawn[place] == pytest.approx(gcj02 if coords == "gcj02" else wgs84, abs=1e-6)
+
+
+def test_gcj02_shift_agrees_with_published_implementations(far_points: Store) -> None:
+    view = CoverageService(MapSettings()).day(far_points, DAY)
+    shifted = {
+        k: decode_layer(json.loads(v)) for k, v in page_data(view, coords="gcj02").layers.items()
+    }
+    plain = {k: decode_layer(json.loads(v)) for k, v in page_data(view).layers.items()}
+    assert_drawn_in(shifted, "gcj02")
+    assert_drawn_in(plain, "wgs84")
+    # every layer moves, the outlines and grids too, and the view's bounds with them
+    for name in ("boundary", "territories", "grids"):
+        moved = shapely.get_coordinates(shapely.from_geojson(json.dumps(shifted[name])))
+        still = shapely.get_coordinates(shapely.from_geojson(json.dumps(plain[name])))
+        assert len(moved) == len(still)
+        x, y = wgs84_to_gcj02(still[:, 0], still[:, 1])
+        assert np.abs(moved - np.column_stack([x, y])).max() < 1.5e-6, name
+    south_west = page_data(view, coords="gcj02").meta["bounds"][0]
+    x, y = wgs84_to_gcj02(X0 - 0.002, Y0 - 0.002)
+    assert south_west == pytest.approx([float(y), float(x)], abs=2e-5)
+
+
+def test_served_page_and_standalone_file_shift_only_on_a_gcj02_base_map(
+    store_url: str, far_points: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def served() -> tuple[str, dict[str, Any]]:
+        app = create_app(Settings(database_url=store_url))
+        headers = {"Authorization": f"Bearer {token(far_points, Role.DUTY_LEADER)}"}
+        with TestClient(app) as client:
+            page = client.get(f"/maps/coverage?date={DAY}", headers=headers).text
+        return page, page_payload(page)["layers"]
+
+    def standalone(name: str) -> dict[str, Any]:
+        output = tmp_path / name
+        result = CliRunner().invoke(
+            cli, ["map", "--db", store_url, "--date", DAY.isoformat(), "-o", str(output)]
+        )
+        assert result.exit_code == 0, result.output
+        layers: dict[str, Any] = page_payload(output.read_text("utf-8"))["layers"]
+        return layers
+
+    page, layers = served()  # by default: no tiles, no shift
+    assert "tiles.intranet" not in page
+    assert_drawn_in(layers, "wgs84")
+    assert_drawn_in(standalone("plain.html"), "wgs84")
+    monkeypatch.setenv("DUTYGRID_MAP_TILE_COORDS", "gcj02")  # a datum without tiles: no shift
+    assert_drawn_in(served()[1], "wgs84")
+    for name, value in GCJ02_TILES.items():
+        monkeypatch.setenv(name, value)
+    page, layers = served()
+    assert "http://tiles.intranet/amap/{z}/{x}/{y}.png" in page
+    assert_drawn_in(layers, "gcj02")
+    assert_drawn_in(standalone("amap.html"), "gcj02")
+    monkeypatch.setenv("DUTYGRID_MAP_TILE_COORDS", "cgcs2000")
+    assert_drawn_in(served()[1], "wgs84")
+
+
+def test_base_map_settings_are_checked(filled: Store) -> None:
     with pytest.raises(ValueError, match="tianditu_key"):
         MapSettings(tiles="tianditu")
+    with pytest.raises(ValueError, match="CGCS2000"):
+        MapSettings(tiles="tianditu", tianditu_key="key", tile_coords="gcj02")
+    with pytest.raises(ValueError, match="tile_coords"):
+        MapSettings(tiles="url", tile_url="/t/{z}/{x}/{y}.png", tile_coords="bd09")
+    assert MapSettings(tile_coords="gcj02").drawn_coords == "wgs84"
+    tianditu = MapSettings(tiles="tianditu", tianditu_key="key", tile_coords="cgcs2000")
+    assert tianditu.drawn_coords == "wgs84"
+    view = CoverageService(tianditu).day(filled, DAY)
+    page = coverage_page(page_data(view), settings=tianditu)
+    assert "tianditu.gov.cn" in page
+    assert "tk=key" in page
+    amap = MapSettings(tiles="url", tile_url="/t/{z}/{x}/{y}.png", tile_coords="gcj02")
+    with pytest.raises(ValueError, match="gcj02"):  # data in WGS84 on a GCJ-02 base map
+        coverage_page(page_data(view), settings=amap)
+    assert "/t/{z}/{x}/{y}.png" in coverage_page(page_data(view, coords="gcj02"), settings=amap)
 
 
 def test_cli_writes_one_standalone_file(store_url: str, filled: Store, tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 /*
  * dutygrid coverage map: draws the page data on a Leaflet map and restyles it slot by slot.
  *
- * Every geometry arrives once, in one GeoJSON per layer. A post's "s" property has one letter per
- * slot and a last one for the whole day (c covered, p partly, g gap, n not required); a unit
- * grid's "c" has its coverage in percent per slot (-1: nothing required). Changing the slot only
- * restyles the features. Needs nothing but Leaflet.
+ * Every geometry arrives once, one compact document per layer (server/maps/encoding.py: integer
+ * coordinate steps, properties in columns), made GeoJSON again here. A post's "s" property has
+ * one letter per slot and a last one for the whole day (c covered, p partly, g gap, n not
+ * required); a unit grid's "c" has its coverage in percent per slot (-1: nothing required).
+ * Changing the slot only restyles the features. Needs nothing but Leaflet.
  */
 (function () {
   "use strict";
@@ -29,6 +30,47 @@
       return Math.round(RAMP[i][k] + (RAMP[i + 1][k] - RAMP[i][k]) * f);
     });
     return "rgb(" + rgb.join(",") + ")";
+  }
+
+  // a layer in the page's compact form (see server/maps/encoding.py) as a GeoJSON FeatureCollection
+  function decodeLayer(layer) {
+    if (!layer || layer.type === "FeatureCollection") {
+      return layer;
+    }
+    var xy = layer.xy;
+    var scale = Math.pow(10, layer.d);
+    var items = new Array(xy.length / 2);
+    var x = 0;
+    var y = 0;
+    for (var i = 0; i < items.length; i += 1) {
+      x += xy[2 * i];
+      y += xy[2 * i + 1];
+      items[i] = [x / scale, y / scale];
+    }
+    layer.parts.forEach(function (counts) {
+      var grouped = new Array(counts.length);
+      var at = 0;
+      for (var k = 0; k < counts.length; k += 1) {
+        grouped[k] = items.slice(at, at + counts[k]);
+        at += counts[k];
+      }
+      items = grouped;
+    });
+    var columns = layer.p;
+    var lookup = layer.lookup || {};
+    var keys = Object.keys(columns);
+    var features = new Array(items.length);
+    for (var n = 0; n < items.length; n += 1) {
+      var properties = {};
+      for (var j = 0; j < keys.length; j += 1) {
+        var value = columns[keys[j]][n];
+        if (value !== null && value !== undefined) {
+          properties[keys[j]] = lookup[keys[j]] ? lookup[keys[j]][value] : value;
+        }
+      }
+      features[n] = { type: "Feature", properties: properties, geometry: { type: layer.g, coordinates: items[n] } };
+    }
+    return { type: "FeatureCollection", features: features };
   }
 
   function element(tag, className, parent) {
@@ -195,10 +237,14 @@
       (postLayers[feature.properties.i] = postLayers[feature.properties.i] || []).push(layer);
     }
 
-    var data = payload.layers;
+    var data = {};
+    Object.keys(payload.layers).forEach(function (name) {
+      data[name] = decodeLayer(payload.layers[name]);
+    });
     groups.boundary = L.geoJSON(data.boundary, {
       interactive: false,
-      style: { color: "#444", weight: 2.5, fill: true, fillColor: "#f7f5ee", fillOpacity: 0.6 }
+      // the district's own ground is the background, unless base tiles are drawn under it
+      style: { color: "#444", weight: 2.5, fill: true, fillColor: "#f7f5ee", fillOpacity: options.tiles ? 0.08 : 0.6 }
     });
     groups.territories = L.geoJSON(data.territories, {
       style: { color: "#6a51a3", weight: 1.5, dashArray: "6 5", fill: true, fillOpacity: 0.02 },
@@ -563,5 +609,6 @@
   }
 
   window.dutygridStart = dutygridStart;
+  window.dutygridDecodeLayer = decodeLayer;
   window.dutygridLoad = dutygridLoad;
 })();
