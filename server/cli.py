@@ -167,6 +167,14 @@ def settings_for(db: str | None) -> Settings:
     return Settings.model_validate({"database_url": db}) if db else Settings()
 
 
+@contextmanager
+def existing_store(out: Output, db: str | None) -> Iterator[Store]:
+    """Open an existing database (``--db``) for a command, inside :func:`user_errors`."""
+    settings = settings_for(db)
+    with user_errors(out), Store.open(database_url(settings.database_url), create=False) as store:
+        yield store
+
+
 def _coords(value: str, out: Output) -> CoordSystem:
     for name in _COORDS:
         if value.lower() == name:
@@ -511,5 +519,7 @@ from server import (  # noqa: E402,F401 - registers their commands
     cli_grids,
     cli_map,
     cli_roster,
+    cli_roster_check,
+    cli_roster_export,
     cli_service,
 )

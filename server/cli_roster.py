@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,22 +33,22 @@ from grids.demand import demand_for_week
 from grids.demo_staff import huiji_demo_staff
 from grids.policy import (
     DutyPolicy,
-    huiji_default_policy,
+    huiji_policy_text,
     load_policy,
     policy_as_dict,
 )
 from grids.rostering import RosterOptions, RosterProgress, plan_roster, with_absences
 from grids.staff import read_staff
 from server.cli import DbOption, JsonOption, Output, app, settings_for, user_errors
-from server.roster_store import RosterStore, StoredRoster
+from server.roster_store import BUNDLED_POLICY_SOURCE, RosterStore, StoredRoster
 from server.storage import Store, database_url
 
 __all__ = [
-    "current_policy",
     "parse_absence",
     "policy_app",
     "roster_app",
     "staff_app",
+    "value_errors",
 ]
 
 staff_app = typer.Typer(help="The people to roster: officers, assistants, duty leaders.")
@@ -59,8 +58,6 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(policy_app, name="policy")
 app.add_typer(roster_app, name="roster")
 
-HUIJI_SOURCE = "bundled:huiji"
-HUIJI_POLICY_FILE = "huiji_duty_policy.toml"
 LEVEL_ORDER = (
     "strict",
     "controlled",
@@ -74,26 +71,12 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @contextmanager
-def _value_errors(out: Output) -> Iterator[None]:
+def value_errors(out: Output) -> Iterator[None]:
     """Turn a plain ValueError (a bad week or date) into a user error."""
     try:
         yield
     except ValueError as exc:
         out.fail({"error": "ValueError", "message": str(exc)}, str(exc))
-
-
-def current_policy(rosters: RosterStore) -> tuple[DutyPolicy, str]:
-    """Return the latest stored policy and where it is from, or the bundled Huiji policy."""
-    stored = rosters.policy()
-    if stored is not None:
-        versions = rosters.policy_versions()
-        return stored, str(versions[-1]["source"])
-    return huiji_default_policy(), HUIJI_SOURCE
-
-
-def _bundled_text() -> str:
-    """Return the bundled Huiji policy file, comments and all."""
-    return (files("grids") / "data" / HUIJI_POLICY_FILE).read_text("utf-8")
 
 
 def _slot_ids(policy: DutyPolicy) -> list[str]:
@@ -137,7 +120,7 @@ def staff_import_command(
     ):
         rosters = RosterStore(store)
         squads = _squads(store)
-        policy, _ = current_policy(rosters)
+        policy, _ = rosters.current_policy()
         officers = read_staff(
             file,
             squads=squads or None,
@@ -165,7 +148,7 @@ def _demand_hours(store: Store, week: str) -> tuple[dict[str, float], dict[str, 
             "--sized-for needs the posts: run `dutygrid grids build` and `dutygrid posts build`",
             field="sized_for",
         )
-    policy, _ = current_policy(RosterStore(store))
+    policy, _ = RosterStore(store).current_policy()
     demand = demand_for_week(
         posts,
         policy,
@@ -284,9 +267,9 @@ def policy_show_command(
                 raise KeyError(f"no policy version {version} is stored")
             policy, source = found, str(versions[version]["source"])
         else:
-            policy, source = current_policy(rosters)
+            policy, source = rosters.current_policy()
         stored = policy.version in versions
-        text = rosters.policy_text(policy.version) if stored else _bundled_text()
+        text = rosters.policy_text(policy.version) if stored else huiji_policy_text()
     result = {"source": source, "stored": stored, "policy": policy_as_dict(policy)}
 
     def text_out() -> None:
@@ -489,13 +472,13 @@ def roster_solve_command(
     out = Output(as_json=as_json)
     settings = settings_for(db)
     with (
-        _value_errors(out),
+        value_errors(out),
         user_errors(out),
         Store.open(database_url(settings.database_url), create=False) as store,
     ):
         days = week_dates(week)
         rosters = RosterStore(store)
-        policy, source = current_policy(rosters)
+        policy, source = rosters.current_policy()
         staff = rosters.staff()
         if not staff:
             out.fail(
@@ -555,7 +538,9 @@ def roster_solve_command(
             "uncovered": _uncovered_rows(plan.uncovered),
         }
         rosters.save_policy(
-            policy, text=_bundled_text() if source == HUIJI_SOURCE else None, source=source
+            policy,
+            text=huiji_policy_text() if source == BUNDLED_POLICY_SOURCE else None,
+            source=source,
         )
         stored = rosters.save_roster(
             week,
@@ -619,7 +604,7 @@ def roster_show_command(
     out = Output(as_json=as_json)
     settings = settings_for(db)
     with (
-        _value_errors(out),
+        value_errors(out),
         user_errors(out),
         Store.open(database_url(settings.database_url), create=False) as store,
     ):
