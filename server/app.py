@@ -22,16 +22,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geodata.errors import FileTooLargeError
 from server import ogc
 from server.errors import PROBLEMS, add_exception_handlers, problem_response
+from server.jobs import JobRegistry
 from server.ogc.sources import layer_sources
 from server.routes import ROUTERS
+from server.routes import assignments as assignment_routes
 from server.routes import maps as map_routes
+from server.routes import policy as policy_routes
+from server.routes import roster_sheet as roster_sheet_routes
+from server.routes import rosters as roster_routes
+from server.routes import staff as staff_routes
 from server.settings import Settings
 from server.storage import Store, database_url
 
 FORM_OVERHEAD: Final = 1 << 20
 """Bytes an upload request may have beyond its file: the form fields and multipart boundaries."""
 
-UPLOAD_PATHS: Final = ("/imports",)
+UPLOAD_PATHS: Final = ("/imports", "/officers", "/policy", "/rosters")
+UPLOAD_METHODS: Final = ("POST", "PUT")
 
 
 class _BodyTooLargeError(Exception):
@@ -67,7 +74,7 @@ class UploadLimit:
         """Pass the request on, refusing its body once it is larger than the limit."""
         if (
             scope["type"] != "http"
-            or scope["method"] != "POST"
+            or scope["method"] not in UPLOAD_METHODS
             or not scope["path"].startswith(self.paths)
         ):
             await self.app(scope, receive, send)
@@ -148,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            app.state.jobs.close()  # a running solve finishes before its store closes
             store.close()
 
     app = FastAPI(
@@ -160,11 +168,19 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.jobs = JobRegistry()
     app.state.feature_sources = layer_sources()
     map_routes.install(app)
     add_offline_docs(app)
     add_exception_handlers(app)
-    for router in ROUTERS:
+    for router in (
+        *ROUTERS,
+        staff_routes.router,
+        policy_routes.router,
+        roster_routes.router,
+        assignment_routes.router,
+        roster_sheet_routes.router,
+    ):
         app.include_router(router)
     app.include_router(ogc.router)
     app.add_middleware(

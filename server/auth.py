@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ TOKEN_PREFIX: Final = "dg_"
 SESSION_COOKIE: Final = "dutygrid_session"
 LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
 """How stale a token's last-used time may get: it is written at most this often."""
+MAX_TOKEN_DAYS: Final = 36_500
+"""The longest a token may be valid, in days (a century; 0 is for tokens that never expire)."""
 
 _TOKENS = tokens_table(sa.MetaData())
 _SESSIONS = sessions_table(sa.MetaData())
@@ -56,24 +59,47 @@ class Permission(StrEnum):
     WRITE_LAYERS = "layers:write"
     READ_DUTIES = "duties:read"
     READ_OWN_DUTIES = "duties:read-own"
+    WRITE_DUTIES = "duties:write"
+    PUBLISH_ROSTERS = "rosters:publish"
     MANAGE_TOKENS = "tokens:manage"
     READ_AUDIT = "audit:read"
+    READ_STAFF = "staff:read"
+    READ_OWN_STAFF = "staff:read-own"
+    WRITE_STAFF = "staff:write"
+    READ_POLICY = "policy:read"
+    WRITE_POLICY = "policy:write"
 
 
 ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     Role.VIEWER: frozenset({Permission.READ_LAYERS}),
     # officers will read only their own duties; reading the map layers is allowed for now
-    Role.OFFICER: frozenset({Permission.READ_LAYERS, Permission.READ_OWN_DUTIES}),
-    Role.DUTY_LEADER: frozenset(
-        {Permission.READ_LAYERS, Permission.READ_DUTIES, Permission.READ_OWN_DUTIES}
+    Role.OFFICER: frozenset(
+        {Permission.READ_LAYERS, Permission.READ_OWN_DUTIES, Permission.READ_OWN_STAFF}
     ),
-    # planners' writes will be limited to the squads they are granted (see require_squad)
+    Role.DUTY_LEADER: frozenset(
+        {
+            Permission.READ_LAYERS,
+            Permission.READ_DUTIES,
+            Permission.READ_OWN_DUTIES,
+            Permission.READ_STAFF,
+            Permission.READ_OWN_STAFF,
+            Permission.READ_POLICY,
+        }
+    ),
+    # planners' writes are limited to the squads they are granted (see require_squad); publishing
+    # binds every squad and the district's duty leaders, so it is left to admins
     Role.PLANNER: frozenset(
         {
             Permission.READ_LAYERS,
             Permission.WRITE_LAYERS,
             Permission.READ_DUTIES,
             Permission.READ_OWN_DUTIES,
+            Permission.WRITE_DUTIES,
+            Permission.READ_STAFF,
+            Permission.READ_OWN_STAFF,
+            Permission.WRITE_STAFF,
+            Permission.READ_POLICY,
+            Permission.WRITE_POLICY,
         }
     ),
     Role.ADMIN: frozenset(Permission),
@@ -241,7 +267,7 @@ def create_token(
     ------
     InvalidParameterError
         If the role is unknown, the name empty, an officer token lacks its officer, or the
-        expiry is negative.
+        expiry is not a number of days from 0 to :data:`MAX_TOKEN_DAYS`.
     """
     role = role if isinstance(role, Role) else parse_role(role)
     name = name.strip()
@@ -251,9 +277,13 @@ def create_token(
         raise InvalidParameterError(
             "an officer's token names the officer it belongs to (--officer ID)", field="officer_id"
         )
-    if expires_days is not None and expires_days < 0:
+    if expires_days is not None and not (
+        math.isfinite(expires_days) and 0 <= expires_days <= MAX_TOKEN_DAYS
+    ):
         raise InvalidParameterError(
-            f"--expires must be 0 (never) or more days, not {expires_days}", field="expires"
+            f"--expires must be 0 (never) or a number of days up to {MAX_TOKEN_DAYS} "
+            f"(a century), not {expires_days:g}",
+            field="expires",
         )
     squads = tuple(dict.fromkeys(s.strip() for s in squads if s.strip()))
     now = now or utc_now()

@@ -14,7 +14,14 @@ from typing import Annotated, Any
 import typer
 
 from server.audit import cli_entry, record
-from server.auth import Role, create_token, list_tokens, parse_role, revoke_token
+from server.auth import (
+    MAX_TOKEN_DAYS,
+    Role,
+    create_token,
+    list_tokens,
+    parse_role,
+    revoke_token,
+)
 from server.cli import DbOption, JsonOption, Output, _safe_url, app, settings_for, user_errors
 from server.errors import ServiceError
 from server.storage import Store, database_url
@@ -97,7 +104,10 @@ def token_create_command(
     ] = None,
     expires: Annotated[
         float | None,
-        typer.Option("--expires", help="days until it expires; 0 for never (default: 90)"),
+        typer.Option(
+            "--expires",
+            help=f"days until it expires, at most {MAX_TOKEN_DAYS}; 0 for never (default: 90)",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -34,7 +34,9 @@ from geodata.errors import (
     InputFileError,
     InvalidGeometryError,
     MissingCRSError,
+    TableFileError,
 )
+from server.roster_store import PolicyConflictError, RosterConflictError
 from server.storage import StorageError
 
 logger = logging.getLogger("dutygrid.server")
@@ -84,6 +86,14 @@ class UnsupportedUploadError(ServiceError, ValueError):
     """An upload of a file type the service does not accept."""
 
 
+class Conflict(ServiceError):  # noqa: N818 - the HTTP status's name
+    """A request the resource's state does not allow now.
+
+    A solve while another one runs, a published roster changed without ``force``, a roster made
+    with no staff stored.
+    """
+
+
 class PreconditionFailed(ServiceError):  # noqa: N818 - the HTTP status's name
     """An ``If-Match`` that names a version the resource no longer has."""
 
@@ -109,7 +119,10 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     PermissionDenied: Problem(403, "Forbidden", "forbidden"),
     NotFound: Problem(404, "Not found", "not-found"),
     KeyError: Problem(404, "Not found", "not-found"),
+    PolicyConflictError: Problem(409, "Conflict", "conflict"),
+    Conflict: Problem(409, "Conflict", "conflict"),
     PreconditionFailed: Problem(412, "Precondition failed", "precondition-failed"),
+    RosterConflictError: Problem(412, "Precondition failed", "precondition-failed"),
     FileTooLargeError: Problem(413, "File too large", "file-too-large"),
     UnsupportedUploadError: Problem(415, "Unsupported file type", "unsupported-file-type"),
     PreconditionRequired: Problem(428, "Precondition required", "precondition-required"),
@@ -180,6 +193,8 @@ def problem_response(
 
 
 def _members(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, TableFileError):
+        return exc.to_dict() | {"message": None}
     if isinstance(exc, GeodataError):
         return {"error": type(exc).__name__, "file": exc.file, "row": exc.row, "field": exc.field}
     if isinstance(exc, ServiceError):
@@ -188,6 +203,9 @@ def _members(exc: BaseException) -> dict[str, Any]:
 
 
 def _detail(exc: BaseException) -> str:
+    if isinstance(exc, TableFileError):
+        # the problems are listed whole: no first row and field before them
+        return f"{exc.file}: {exc.message}" if exc.file else exc.message
     if isinstance(exc, KeyError):
         # KeyError's str() quotes its message; the unknown-layer message is meant for users
         return str(exc.args[0]) if exc.args else "not found"
@@ -345,6 +363,19 @@ PROBLEM_SCHEMA: Final[dict[str, Any]] = {
         "field": {"type": "string", "description": "the parameter or field to blame"},
         "file": {"type": "string", "description": "the file to blame"},
         "row": {"type": "integer", "description": "the row to blame, from 1"},
+        "problems": {
+            "type": "array",
+            "description": "every bad cell of a table file, the spreadsheet's row numbers",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer"},
+                    "field": {"type": "string"},
+                    "value": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
         "reference": {"type": "string", "description": "where the server log has the details"},
         "errors": {
             "type": "array",

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from grids.policy import DutyPolicy, policy_from_toml, policy_to_toml
+from grids.policy import DutyPolicy, huiji_default_policy, policy_from_toml, policy_to_toml
 from grids.roster import (
     ASSIGNMENT_COLUMNS,
     RosterInfo,
@@ -45,6 +47,7 @@ from server.migrations import (
 from server.storage import Store
 
 __all__ = [
+    "BUNDLED_POLICY_SOURCE",
     "PolicyConflictError",
     "RosterConflictError",
     "RosterStore",
@@ -52,6 +55,9 @@ __all__ = [
     "officer_from_dict",
     "officer_to_dict",
 ]
+
+BUNDLED_POLICY_SOURCE = "bundled:huiji"
+"""The source named for the bundled Huiji duty policy, used while no policy is stored."""
 
 _INSERT_BATCH = 5_000
 _STATUSES: tuple[RosterStatus, ...] = ("draft", "published")
@@ -198,10 +204,24 @@ class RosterStore:
         self._rosters = rosters_table(metadata)
         self._assignments = roster_assignments_table(metadata)
 
+    @contextmanager
+    def _using(self, connection: Connection | None, *, write: bool) -> Iterator[Connection]:
+        """Yield ``connection``, or a new one (in a write transaction if ``write``)."""
+        if connection is not None:
+            yield connection
+            return
+        with self._store.transaction() if write else self._store.connection() as opened:
+            yield opened
+
     # --- duty policies ---------------------------------------------------------------------
 
     def save_policy(
-        self, policy: DutyPolicy, *, text: str | None = None, source: str = "import"
+        self,
+        policy: DutyPolicy,
+        *,
+        text: str | None = None,
+        source: str = "import",
+        connection: Connection | None = None,
     ) -> bool:
         """Store a policy under its version; return False if that version is already stored.
 
@@ -213,6 +233,9 @@ class RosterStore:
             Its TOML text as the user wrote it (comments kept); written from the policy if None.
         source
             Where it came from: a file name, ``bundled:huiji``.
+        connection
+            A connection in a write transaction to write through (with an audit record); a
+            transaction of its own if None.
 
         Raises
         ------
@@ -221,8 +244,8 @@ class RosterStore:
         """
         table = self._policies
         fingerprint = policy.fingerprint()
-        with self._store.transaction() as connection:
-            stored = connection.execute(
+        with self._using(connection, write=True) as opened:
+            stored = opened.execute(
                 sa.select(table.c.fingerprint).where(table.c.version == policy.version)
             ).first()
             if stored is not None:
@@ -232,7 +255,7 @@ class RosterStore:
                         "bump `version` in the policy file"
                     )
                 return False
-            connection.execute(
+            opened.execute(
                 table.insert().values(
                     version=policy.version,
                     fingerprint=fingerprint,
@@ -244,7 +267,9 @@ class RosterStore:
             )
         return True
 
-    def policy_text(self, version: int | None = None) -> str | None:
+    def policy_text(
+        self, version: int | None = None, *, connection: Connection | None = None
+    ) -> str | None:
         """Return the TOML of the policy ``version`` (the latest if None), or None."""
         table = self._policies
         query = sa.select(table.c.toml)
@@ -252,8 +277,8 @@ class RosterStore:
             query = query.order_by(table.c.version.desc()).limit(1)
         else:
             query = query.where(table.c.version == version)
-        with self._store.connection() as connection:
-            row = connection.execute(query).first()
+        with self._using(connection, write=False) as opened:
+            row = opened.execute(query).first()
         return None if row is None else str(row.toml)
 
     def policy(self, version: int | None = None) -> DutyPolicy | None:
@@ -261,18 +286,33 @@ class RosterStore:
         text = self.policy_text(version)
         return None if text is None else policy_from_toml(text, file="duty_policies")
 
-    def policy_versions(self) -> list[dict[str, Any]]:
+    def current_policy(self) -> tuple[DutyPolicy, str]:
+        """Return the latest stored policy and where it is from, or the bundled Huiji policy.
+
+        The source is the stored policy's file name, or :data:`BUNDLED_POLICY_SOURCE`.
+        """
+        stored = self.policy()
+        if stored is not None:
+            return stored, str(self.policy_versions()[-1]["source"])
+        return huiji_default_policy(), BUNDLED_POLICY_SOURCE
+
+    def policy_versions(self, *, connection: Connection | None = None) -> list[dict[str, Any]]:
         """Return version, fingerprint, name, created_at and source of every stored policy."""
         table = self._policies
         columns = (table.c.version, table.c.fingerprint, table.c.name)
         query = sa.select(*columns, table.c.created_at, table.c.source).order_by(table.c.version)
-        with self._store.connection() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
+        with self._using(connection, write=False) as opened:
+            return [dict(row) for row in opened.execute(query).mappings()]
 
     # --- staff -----------------------------------------------------------------------------
 
-    def replace_staff(self, officers: Iterable[Officer], *, source: str) -> int:
-        """Replace the whole staff list in one transaction; return how many were written."""
+    def replace_staff(
+        self, officers: Iterable[Officer], *, source: str, connection: Connection | None = None
+    ) -> int:
+        """Replace the whole staff list in one transaction; return how many were written.
+
+        ``connection``, if given, is a write transaction to write through (with an audit record).
+        """
         table = self._staff
         now = _utc_now()
         rows = [
@@ -288,24 +328,24 @@ class RosterStore:
             }
             for o in officers
         ]
-        with self._store.transaction() as connection:
-            connection.execute(table.delete())
+        with self._using(connection, write=True) as opened:
+            opened.execute(table.delete())
             for start in range(0, len(rows), _INSERT_BATCH):
-                connection.execute(table.insert(), rows[start : start + _INSERT_BATCH])
+                opened.execute(table.insert(), rows[start : start + _INSERT_BATCH])
         return len(rows)
 
-    def staff(self) -> list[Officer]:
+    def staff(self, *, connection: Connection | None = None) -> list[Officer]:
         """Return the stored staff, by id."""
         table = self._staff
-        with self._store.connection() as connection:
-            rows = connection.execute(sa.select(table.c.data).order_by(table.c.id)).all()
+        with self._using(connection, write=False) as opened:
+            rows = opened.execute(sa.select(table.c.data).order_by(table.c.id)).all()
         return [officer_from_dict(json.loads(row.data)) for row in rows]
 
-    def staff_source(self) -> str | None:
+    def staff_source(self, *, connection: Connection | None = None) -> str | None:
         """Return where the stored staff came from (a file name, ``demo``), None if none."""
         table = self._staff
-        with self._store.connection() as connection:
-            row = connection.execute(sa.select(table.c.source).limit(1)).first()
+        with self._using(connection, write=False) as opened:
+            row = opened.execute(sa.select(table.c.source).limit(1)).first()
         return None if row is None else str(row.source)
 
     # --- rosters ---------------------------------------------------------------------------
@@ -319,8 +359,11 @@ class RosterStore:
         policy: DutyPolicy,
         based_on: str | None = None,
         status: RosterStatus = "draft",
+        connection: Connection | None = None,
     ) -> StoredRoster:
         """Store a roster and all its assignments in one transaction; return it with its id.
+
+        ``connection``, if given, is a write transaction to write through (with an audit record).
 
         Raises
         ------
@@ -336,13 +379,11 @@ class RosterStore:
         # To the microsecond, so that the latest of several rosters made in a second is known.
         created = datetime.now(UTC).isoformat(timespec="microseconds")
         body = dump_json(report)
-        with self._store.transaction() as connection:
-            ids = connection.execute(
-                sa.select(rosters.c.id).where(rosters.c.week == week)
-            ).scalars()
+        with self._using(connection, write=True) as opened:
+            ids = opened.execute(sa.select(rosters.c.id).where(rosters.c.week == week)).scalars()
             numbers = [int(i.rsplit("-", 1)[1]) for i in ids if i.rsplit("-", 1)[1].isdigit()]
             roster_id = f"{week}-{max(numbers, default=0) + 1}"
-            connection.execute(
+            opened.execute(
                 rosters.insert().values(
                     id=roster_id,
                     week=week,
@@ -357,7 +398,7 @@ class RosterStore:
             )
             rows = _assignment_rows(roster_id, frame)
             for start in range(0, len(rows), _INSERT_BATCH):
-                connection.execute(self._assignments.insert(), rows[start : start + _INSERT_BATCH])
+                opened.execute(self._assignments.insert(), rows[start : start + _INSERT_BATCH])
         info = RosterInfo(
             roster_id, week, policy.version, policy.fingerprint(), status, created, report
         )
@@ -415,9 +456,16 @@ class RosterStore:
         return StoredRoster(found.info, found.version, found.based_on, _assignment_frame(rows))
 
     def set_status(
-        self, roster_id: str, status: RosterStatus, *, expected_version: int | None = None
+        self,
+        roster_id: str,
+        status: RosterStatus,
+        *,
+        expected_version: int | None = None,
+        connection: Connection | None = None,
     ) -> StoredRoster:
         """Set a roster's status (publish it), bumping its version; return it without rows.
+
+        ``connection``, if given, is a write transaction to write through (with an audit record).
 
         Raises
         ------
@@ -431,8 +479,9 @@ class RosterStore:
         if status not in _STATUSES:
             raise ValueError(f"a roster's status is draft or published, not {status!r}")
         table = self._rosters
-        with self._store.transaction() as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == roster_id)).first()
+        with self._using(connection, write=True) as opened:
+            self._locked_version(opened, roster_id)
+            row = opened.execute(sa.select(table).where(table.c.id == roster_id)).first()
             if row is None:
                 raise KeyError(f"no roster {roster_id!r} is stored")
             if expected_version is not None and row.version != expected_version:
@@ -440,10 +489,84 @@ class RosterStore:
                     f"roster {roster_id} is at version {row.version}, not {expected_version}: "
                     "it was changed since it was read"
                 )
-            connection.execute(
+            opened.execute(
                 table.update()
                 .where(table.c.id == roster_id)
                 .values(status=status, version=row.version + 1)
             )
-            row = connection.execute(sa.select(table).where(table.c.id == roster_id)).one()
+            row = opened.execute(sa.select(table).where(table.c.id == roster_id)).one()
         return self._info(row)
+
+    def _locked_version(self, connection: Connection, roster_id: str) -> int:
+        """Return a roster's version, locking its row until the transaction ends."""
+        table = self._rosters
+        query = sa.select(table.c.version).where(table.c.id == roster_id)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        version = connection.execute(query).scalar()
+        if version is None:
+            raise KeyError(f"no roster {roster_id!r} is stored")
+        return int(version)
+
+    def replace_assignments(
+        self,
+        roster_id: str,
+        assignments: pd.DataFrame,
+        *,
+        expected_version: int,
+        connection: Connection | None = None,
+    ) -> int:
+        """Replace every assignment of a roster in one transaction; return its new version.
+
+        Parameters
+        ----------
+        roster_id
+            The roster.
+        assignments
+            Its new assignment table (:mod:`grids.roster`).
+        expected_version
+            The version the change was made from: if the roster is at another, nothing changes.
+        connection
+            A write transaction to write through (with an audit record); one of its own if None.
+
+        Raises
+        ------
+        KeyError
+            If there is no such roster.
+        RosterConflictError
+            If the stored version is not ``expected_version``.
+        geodata.errors.FieldError
+            If the table lacks a column or has a bad value.
+        """
+        frame = check_assignments(assignments)
+        rows = _assignment_rows(roster_id, frame)
+        table, assignments_table = self._rosters, self._assignments
+        with self._using(connection, write=True) as opened:
+            version = self._locked_version(opened, roster_id)
+            if version != expected_version:
+                raise RosterConflictError(
+                    f"roster {roster_id} is at version {version}, not {expected_version}: "
+                    "it was changed since it was read"
+                )
+            opened.execute(
+                assignments_table.delete().where(assignments_table.c.roster_id == roster_id)
+            )
+            for start in range(0, len(rows), _INSERT_BATCH):
+                opened.execute(assignments_table.insert(), rows[start : start + _INSERT_BATCH])
+            opened.execute(
+                table.update().where(table.c.id == roster_id).values(version=version + 1)
+            )
+        return version + 1
+
+    def assignment_counts(self, week: str | None = None) -> dict[str, int]:
+        """Return how many assignments each stored roster (of ``week``) has, by roster id."""
+        rosters, assignments = self._rosters, self._assignments
+        query = (
+            sa.select(rosters.c.id, sa.func.count(assignments.c.officer_id))
+            .select_from(rosters.outerjoin(assignments, assignments.c.roster_id == rosters.c.id))
+            .group_by(rosters.c.id)
+        )
+        if week is not None:
+            query = query.where(rosters.c.week == week)
+        with self._store.connection() as connection:
+            return {str(i): int(n) for i, n in connection.execute(query)}

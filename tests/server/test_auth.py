@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from server.auth import (
     utc_now,
 )
 from server.cli import app as cli
-from server.errors import PermissionDenied
+from server.errors import InvalidParameterError, PermissionDenied
 from server.settings import Settings
 from server.storage import Store
 
@@ -108,6 +108,34 @@ def test_the_cli_refuses_bad_token_requests(service: Service) -> None:
     assert error["error"]["field"] == "officer_id"
     error = run_json("token", "revoke", "tok_nonexistent", "--db", service.url, code=2)
     assert error["error"]["error"] == "NotFound"
+
+
+@pytest.mark.parametrize("days", ["1e12", "99999999", "36501", "inf", "nan", "-1"])
+def test_the_cli_refuses_an_expiry_beyond_a_century(service: Service, days: str) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "token", "create", "--db", service.url, "--role", "viewer", "--name", "x",
+            "--expires", days, "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    error = json.loads(result.stdout)["error"]
+    assert error["field"] == "expires"
+    assert "36500" in error["message"]
+    assert stored_rows(service.store, "api_tokens") == []
+
+
+def test_a_token_may_last_a_century(service: Service) -> None:
+    created = run_json(
+        "token", "create", "--db", service.url, "--role", "viewer", "--name", "x",
+        "--expires", "36500",
+    )  # fmt: skip
+    expected = utc_now() + timedelta(days=36500)
+    assert abs(datetime.fromisoformat(created["expires_at"]) - expected) < timedelta(minutes=5)
+    with pytest.raises(InvalidParameterError, match="36500"), service.store.transaction() as c:
+        create_token(c, role=Role.VIEWER, name="y", created_by="tests", expires_days=1e12)
 
 
 def test_revoked_and_expired_tokens_are_refused(service: Service) -> None:

@@ -10,17 +10,25 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from grids.calendar import week_dates
+from grids.policy import huiji_default_policy, policy_to_toml
+from grids.staff import Officer
 from server.app import create_app
-from server.auth import Role, create_token
+from server.auth import Principal, Role, create_token
+from server.jobs import JobRegistry
+from server.roster_store import RosterStore
 from server.settings import Settings
 from server.storage import Store
 
@@ -29,6 +37,8 @@ EVERY_ROLE = frozenset(Role)
 WRITERS = frozenset({Role.ADMIN, Role.PLANNER})
 ADMINS = frozenset({Role.ADMIN})
 DUTY_READERS = frozenset({Role.ADMIN, Role.PLANNER, Role.DUTY_LEADER})
+STAFF_READERS = frozenset({Role.ADMIN, Role.PLANNER, Role.DUTY_LEADER, Role.OFFICER})
+ROSTER_READERS = frozenset({Role.ADMIN, Role.PLANNER, Role.DUTY_LEADER, Role.OFFICER})
 
 PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("GET", "/"): PUBLIC,
@@ -52,6 +62,23 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("GET", "/maps/gaps"): DUTY_READERS,
     ("GET", "/coverage"): DUTY_READERS,
     ("GET", "/coverage/now"): DUTY_READERS,
+    ("GET", "/squads"): EVERY_ROLE,
+    ("GET", "/officers"): STAFF_READERS,
+    ("GET", "/officers/{officer_id}"): STAFF_READERS,
+    ("PUT", "/officers"): WRITERS,
+    ("GET", "/policy"): DUTY_READERS,
+    ("GET", "/policy/versions"): DUTY_READERS,
+    ("PUT", "/policy"): WRITERS,
+    ("GET", "/rosters"): ROSTER_READERS,
+    ("POST", "/rosters"): WRITERS,
+    ("GET", "/jobs/{job_id}"): WRITERS,
+    ("GET", "/rosters/{roster_id}"): ROSTER_READERS,
+    ("POST", "/rosters/{roster_id}/publish"): ADMINS,
+    ("GET", "/rosters/{roster_id}/validation"): DUTY_READERS,
+    ("GET", "/rosters/{roster_id}/sheet.xlsx"): DUTY_READERS,
+    ("GET", "/rosters/{roster_id}/assignments"): ROSTER_READERS,
+    ("PUT", "/rosters/{roster_id}/assignments"): WRITERS,
+    ("PATCH", "/rosters/{roster_id}/assignments"): WRITERS,
     ("GET", "/ogc"): PUBLIC,
     ("GET", "/ogc/conformance"): PUBLIC,
     ("GET", "/ogc/api"): PUBLIC,
@@ -64,6 +91,13 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
 """Who may call each route: PUBLIC, or the roles whose tokens get a 2xx answer."""
 
 
+WEEK = "2026-W49"
+SQUADS = ("squad-01", "squad-02")
+"""The squads of the layer fixtures, granted to planners and duty leaders."""
+STAFF = [Officer(id="officer-1", name="李明", squad_id="squad-01", role="officer")]
+STAFF_CSV = "工号,姓名,中队,角色\nofficer-1,李明,squad-01,执法队员\n".encode()
+
+
 def issue(store: Store, role: Role, name: str | None = None) -> tuple[str, str]:
     """Create a token of ``role``; return its id and secret."""
     with store.transaction() as connection:
@@ -73,6 +107,7 @@ def issue(store: Store, role: Role, name: str | None = None) -> tuple[str, str]:
             name=name or f"test {role.value}",
             created_by="tests",
             officer_id="officer-1" if role is Role.OFFICER else None,
+            squads=SQUADS if role in (Role.PLANNER, Role.DUTY_LEADER) else (),
         )
     return record.id, secret
 
@@ -101,6 +136,7 @@ class Call:
     store: Store
     viewer_secret: str
     upload: bytes
+    job_id: str = ""
 
 
 def _guidance_points_geojson(frame: gpd.GeoDataFrame) -> bytes:
@@ -109,9 +145,11 @@ def _guidance_points_geojson(frame: gpd.GeoDataFrame) -> bytes:
 
 
 PATH_VALUES = {
+    "officer_id": "officer-1",
     "name": "roads",
     "feature_id": "R-10",
     "collection_id": "roads",
+    "roster_id": f"{WEEK}-1",
 }
 
 
@@ -121,6 +159,8 @@ def _url(path: str, call: Call) -> str:
         if name == "token_id":
             token_id, _ = issue(call.store, Role.VIEWER, name="to be revoked")
             return token_id
+        if name == "job_id":
+            return call.job_id
         return PATH_VALUES[name]
 
     return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", value, path)
@@ -143,7 +183,67 @@ def request(
         kwargs["data"] = {"token": call.viewer_secret, "next": "/layers"}
     elif (method, path) == ("GET", "/layers/{name}/export"):
         url += "?format=geojson"
-    return call.client.request(method, url, **kwargs)
+    elif (method, path) == ("PUT", "/officers"):
+        kwargs["files"] = {"file": ("staff.csv", io.BytesIO(STAFF_CSV), "text/csv")}
+    elif (method, path) == ("PUT", "/policy"):
+        kwargs["content"] = policy_to_toml(huiji_default_policy()).encode()
+        kwargs["headers"] = {**headers, "Content-Type": "application/toml"}
+    elif (method, path) == ("POST", "/rosters"):
+        kwargs["json"] = {"week": WEEK, "time_limit_s": 1, "deterministic": True}
+    elif path.startswith("/rosters/{roster_id}") and method != "GET":
+        # the roster as it is (a change that changes nothing), whatever its version and status
+        kwargs["headers"] = {**headers, "If-Match": "*"}
+        url += "?force=true"
+        if method == "PUT":
+            kwargs["json"] = _roster_rows(call.store)
+        elif method == "PATCH":
+            kwargs["json"] = {}
+    answer = call.client.request(method, url, **kwargs)
+    if (method, path) == ("POST", "/rosters") and answer.status_code == 202:
+        _wait_for(call.client.app.state.jobs, answer.json()["id"])  # type: ignore[attr-defined]
+    return answer
+
+
+def _roster_rows(store: Store) -> list[dict[str, Any]]:
+    frame = RosterStore(store).roster(f"{WEEK}-1").assignments
+    return [
+        {
+            **{k: v for k, v in row.items() if k not in ("date", "start", "end")},
+            "date": row["date"].isoformat(),
+            "start": row["start"].isoformat(),
+            "end": row["end"].isoformat(),
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
+def _wait_for(jobs: JobRegistry, job_id: str) -> None:
+    """Wait for a job to end, so that the next one is not refused as one too many."""
+    deadline = time.monotonic() + 120
+    while jobs.get(job_id).status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _officer_roster(store: Store) -> None:
+    """Store a roster of the week with duties of officer-1, whose token the officer holds."""
+    day = week_dates(WEEK)[0]
+    start = datetime.combine(day, datetime.min.time()) + timedelta(hours=8)
+    rows = pd.DataFrame(
+        {
+            "officer_id": ["officer-1"],
+            "role": ["officer"],
+            "squad_id": ["squad-01"],
+            "date": [day],
+            "slot_id": ["morning"],
+            "start": pd.Series([start], dtype="datetime64[ns]"),
+            "end": pd.Series([start + timedelta(hours=4)], dtype="datetime64[ns]"),
+            "post_id": ["post-R-10-1"],
+            "task": ["strict_post"],
+            "requirement_id": [None],
+            "pinned": [False],
+        }
+    )
+    RosterStore(store).save_roster(WEEK, rows, {}, policy=huiji_default_policy())
 
 
 @pytest.fixture
@@ -153,14 +253,23 @@ def walk(
     make_provenance: Callable[[str, gpd.GeoDataFrame], Any],
 ) -> Iterator[tuple[Call, dict[Role, str]]]:
     with Store.open(store_url) as store:
+        # the night market's squad does its night checks, so that a roster can be solved
+        frames = {**layer_frames, "zones": layer_frames["zones"].assign(squad_id="squad-01")}
         store.write_layers(
-            layer_frames,
-            provenance={n: make_provenance(n, f) for n, f in layer_frames.items()},
+            frames,
+            provenance={n: make_provenance(n, f) for n, f in frames.items()},
         )
+        RosterStore(store).replace_staff(STAFF, source="staff.csv")
+        _officer_roster(store)
         secrets = {role: issue(store, role)[1] for role in Role}
         upload = _guidance_points_geojson(layer_frames["guidance_points"])
         with TestClient(create_app(Settings(database_url=store_url))) as client:
-            yield Call(client, store, secrets[Role.VIEWER], upload), secrets
+            jobs: JobRegistry = client.app.state.jobs  # type: ignore[attr-defined]
+            admin = Principal(token_id="tests", name="tests", role=Role.ADMIN)
+            job = jobs.submit("test", lambda _report: {}, principal=admin, parameters={})
+            _wait_for(jobs, job.id)
+            call = Call(client, store, secrets[Role.VIEWER], upload, job_id=job.id)
+            yield call, secrets
 
 
 def test_every_route_is_in_the_permission_table(tmp_path: Any) -> None:

@@ -10,7 +10,8 @@ A check is left out where the document cannot say what the service rightly does:
 
 - ``positive_data_acceptance`` where there is a ``bbox``: OpenAPI cannot say that a box is four
   or six numbers, longitudes then latitudes within range, minimum before maximum; for
-  ``POST /imports``, whose generated files are never real layers (they are sent below); and for
+  ``POST /imports``, ``PUT /officers`` and ``PUT /policy``, whose generated files are never real
+  layers, staff lists or policies (real ones are sent below and in their own tests); and for
   the exports, as a shapefile holds one kind of geometry and the posts are points and lines.
 - ``negative_data_rejection`` for the OGC items: a ``limit`` above the documented maximum is
   taken as the maximum, as OGC API – Features asks, and GDAL reads that maximum from the document;
@@ -32,6 +33,7 @@ from hypothesis import HealthCheck, settings
 from starlette.types import Receive, Scope, Send
 from typer.testing import CliRunner
 
+from grids.policy import huiji_default_policy, policy_to_toml
 from server.app import create_app
 from server.auth import Role, create_token
 from server.cli import app as cli
@@ -81,6 +83,9 @@ BOUNDED = settings(
 )
 
 
+UPLOADS = ("POST /imports", "PUT /officers", "PUT /policy", "GET /layers/{name}/export")
+"""Operations whose schema-valid requests are rightly refused: generated files, exports."""
+
 TAKES_MANY = ("array", "object")
 """The JSON types of a query parameter that may rightly be given more than one value."""
 
@@ -90,7 +95,7 @@ def excluded_checks(case: Any) -> list[Any]:
     operation = case.operation
     parameters = {p.name: p.definition for p in operation.iter_parameters()}
     excluded = []
-    if "bbox" in parameters or operation.label in ("POST /imports", "GET /layers/{name}/export"):
+    if "bbox" in parameters or operation.label in UPLOADS:
         excluded.append(positive_data_acceptance)
     repeated = [
         name
@@ -185,6 +190,40 @@ def test_uploads_conform_to_the_openapi(
     assert again.json()["unchanged"] is True
     assert upload("guidance_points.shp", b"not a shapefile").status_code == 415
     assert upload("guidance_points.geojson", b"{not json").status_code == 422
+
+
+def test_staff_and_policy_uploads_conform_to_the_openapi(
+    huiji_db: Path, service: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    """A real staff list and policy, sent twice (stored, then unchanged), and bad ones refused."""
+    with Store.open(str(huiji_db)) as store:
+        squad = str(store.read_layer("squads")["id"].iloc[0])
+    staff = f"工号,姓名,中队,角色\nT-001,测试,{squad},执法队员\n".encode()
+    bad_staff = b"id,name,squad,role\nT-001,,nowhere,chief\n"
+    policy = policy_to_toml(huiji_default_policy()).encode()
+    with TestClient(service) as client:
+
+        def put_staff(content: bytes) -> Any:
+            answer = client.put(
+                "/officers", files={"file": ("staff.csv", content)}, headers=admin_headers
+            )
+            service_api["/officers"]["PUT"].validate_response(answer)
+            return answer
+
+        def put_policy(content: bytes) -> Any:
+            headers = {**admin_headers, "Content-Type": "application/toml"}
+            answer = client.put("/policy", content=content, headers=headers)
+            service_api["/policy"]["PUT"].validate_response(answer)
+            return answer
+
+        assert put_staff(staff).status_code == 200
+        assert put_staff(staff).json()["unchanged"] is True
+        refused = put_staff(bad_staff)
+        assert refused.status_code == 422
+        assert len(refused.json()["problems"]) >= 3
+        assert put_policy(policy).status_code == 200
+        assert put_policy(policy).json()["unchanged"] is True
+        assert put_policy(b"version = ").status_code == 422
 
 
 def test_a_method_a_path_lacks_is_answered_with_all_it_has(
