@@ -1,9 +1,10 @@
 """Clipping line segments against boxes (Liang–Barsky) and convex polygons (Cyrus–Beck).
 
-The fast path of :func:`grids.road_grid.line_polygon_lengths` for the polygons that are boxes or
-convex (squares, hexagons): clipping each segment of a line against the polygon's edges, straight
-from the coordinates, is many times faster than building the intersections with GEOS. Each clip
-also finds the stretches of segments that run along a polygon's edge, within a tolerance of it.
+How :func:`grids.road_grid.line_polygon_lengths` measures lines in polygons that are boxes or
+convex (squares, hexagons, and the triangles other polygons are cut into): clipping each segment
+of a line against the polygon's edges, straight from the coordinates, is many times faster than
+building the intersections with GEOS. Each clip also finds the stretches of segments that run
+along a polygon's edge, within a tolerance of it.
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ def classify_polygons(polygons: GeometryArray, which: IndexArray) -> ClipPolygon
     return ClipPolygons(kind, low, high, ring, ring_start, ring_size)
 
 
+def concat_shapes(first: ClipPolygons, second: ClipPolygons) -> ClipPolygons:
+    """Return how to clip the polygons of ``first`` followed by those of ``second``."""
+    return ClipPolygons(
+        np.concatenate([first.kind, second.kind]),
+        np.concatenate([first.low, second.low]),
+        np.concatenate([first.high, second.high]),
+        np.concatenate([first.ring, second.ring]),
+        np.concatenate([first.ring_start, second.ring_start + len(first.ring)]),
+        np.concatenate([first.ring_size, second.ring_size]),
+    )
+
+
 class _Clip(NamedTuple):
     """Where segments enter and leave polygons, as fractions of the segments.
 
@@ -230,31 +243,59 @@ def _convex_clip(
         return _Clip(t_in, t_out, t_in, t_out, np.zeros(len(start), dtype=bool))
     edge_length = np.hypot(edge[:, 0], edge[:, 1])
     wide_in, wide_out = _edge_span(num + tolerance * edge_length, den, group_starts)
-    reach = _END_REACH * tolerance * edge_length
-    # a zero-length segment has an unbounded span (inf * 0 is NaN): it is along nothing
-    with np.errstate(invalid="ignore"):
-        near = (np.abs(num + wide_in[edge_row] * den) <= reach) & (
-            np.abs(num + wide_out[edge_row] * den) <= reach
+    # only the segments that come near their polygons can run along an edge of it
+    rows = np.flatnonzero(wide_out > wide_in)
+    along_in, along_out = np.full(len(start), np.inf), np.full(len(start), -np.inf)
+    if len(rows):
+        k = np.flatnonzero((wide_out > wide_in)[edge_row])
+        row, num, den, edge_length = edge_row[k], num[k], den[k], edge_length[k]
+        edge, offset = edge[k], offset[k]
+        row_starts = np.cumsum(edges[rows]) - edges[rows]
+        reach = _END_REACH * tolerance * edge_length
+        # a zero-length segment has an unbounded span (inf * 0 is NaN): it is along nothing
+        with np.errstate(invalid="ignore"):
+            near = (np.abs(num + wide_in[row] * den) <= reach) & (
+                np.abs(num + wide_out[row] * den) <= reach
+            )
+        # Grown by the tolerance, a sharp corner reaches far beyond its vertex (tolerance / sin
+        # of half its angle), as a sliver triangle's does: a stretch runs along an edge only
+        # beside the edge, and only as far as it keeps within the tolerance of the edge's line.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            projected = edge[:, 0] * offset[:, 0] + edge[:, 1] * offset[:, 1]
+            step = edge[:, 0] * direction[row, 0] + edge[:, 1] * direction[row, 1]
+            low = (-reach - projected) / step
+            high = (edge_length**2 + reach - projected) / step
+            band_low = (-tolerance * edge_length - num) / den
+            band_high = (tolerance * edge_length - num) / den
+        parallel = den == 0
+        in_band = np.abs(num) <= tolerance * edge_length
+        band_low, band_high = (
+            np.where(parallel, np.where(in_band, -np.inf, np.inf), np.minimum(band_low, band_high)),
+            np.where(parallel, np.where(in_band, np.inf, -np.inf), np.maximum(band_low, band_high)),
         )
-    along = np.maximum.reduceat(near.astype(np.int8), group_starts).astype(bool)
-    return _Clip(t_in, t_out, wide_in, wide_out, along & (wide_out > wide_in))
+        beside_in = np.maximum(np.maximum(wide_in[row], np.minimum(low, high)), band_low)
+        beside_out = np.minimum(np.minimum(wide_out[row], np.maximum(low, high)), band_high)
+        near &= (step != 0) & (beside_out > beside_in)
+        along_in[rows] = np.minimum.reduceat(np.where(near, beside_in, np.inf), row_starts)
+        along_out[rows] = np.maximum.reduceat(np.where(near, beside_out, -np.inf), row_starts)
+    along = along_out > along_in
+    return _Clip(
+        t_in, t_out, np.where(along, along_in, wide_in), np.where(along, along_out, wide_out), along
+    )
 
 
 def clipped_pieces(
     segments: Segments,
-    pair_part: IndexArray,
-    pair_polygon: IndexArray,
+    row_seg: IndexArray,
+    polygon: IndexArray,
     shapes: ClipPolygons,
     tolerance: float,
 ) -> tuple[Pieces, Stretches]:
-    """Clip every segment of each part against each box or convex polygon of the pairs."""
-    per_pair = segments.segments[pair_part]
-    if (per_pair == 1).all():
-        row_pair, row_seg = np.arange(len(pair_part)), segments.first[pair_part]
-    else:
-        row_pair, row_rank = ragged_positions(per_pair)
-        row_seg = segments.first[pair_part][row_pair] + row_rank
-    polygon = pair_polygon[row_pair]
+    """Clip segments against boxes or convex polygons.
+
+    Row ``i`` clips the segment starting at coordinate ``row_seg[i]`` against ``polygon[i]``.
+    """
+    row_part = segments.part[row_seg]
     start, end = segments.coords[row_seg], segments.coords[row_seg + 1]
     box = shapes.kind[polygon] == BOX
     found: list[NDArray[Any]]
@@ -281,12 +322,19 @@ def clipped_pieces(
     t_out, wide_out = np.maximum(found[1], 0.0), np.maximum(found[3], 0.0)
     along = found[4].astype(bool)
     seg_length = np.hypot(*(end - start).T)
-    inside = np.where(along, 0.0, np.maximum(t_out - t_in, 0.0) * seg_length)
+    inside = np.maximum(t_out - t_in, 0.0) * seg_length
     before = segments.along[row_seg]
     start = before + t_in * seg_length
-    pieces = Pieces(pair_part[row_pair], polygon, inside, start, start + inside)
+    found_inside = np.flatnonzero(inside > 0)
+    pieces = Pieces(
+        row_part[found_inside],
+        polygon[found_inside],
+        inside[found_inside],
+        start[found_inside],
+        (start + inside)[found_inside],
+    )
     stretches = Stretches(
-        pair_part[row_pair[along]],
+        row_part[along],
         (before + wide_in * seg_length)[along],
         (before + wide_out * seg_length)[along],
     )

@@ -258,20 +258,22 @@ def _longest_owner(
 def _grids_and_squads(
     lines: GeometryArray,
     unit_grids: gpd.GeoDataFrame | None,
+    grid_polygons: GeometryArray | None,
     squads: gpd.GeoDataFrame | None,
     crs: pyproj.CRS,
 ) -> tuple[list[str | None], list[str | None]]:
     """Return each line's unit grid codes (in order along it) and the squad holding most of it.
 
-    A squad's territory is made of the unit grids whose ``squad_id`` is it, where any grid the
-    line runs through has one; else it is the squad's polygon.
+    ``grid_polygons`` are the unit grids in ``crs``. A squad's territory is made of the unit
+    grids whose ``squad_id`` is it, where any grid the line runs through has one; else it is the
+    squad's polygon.
     """
     codes: list[str | None] = [None] * len(lines)
     squad_of: list[str | None] = [None] * len(lines)
-    if unit_grids is not None and len(unit_grids):
+    if unit_grids is not None and grid_polygons is not None and len(unit_grids):
         if "code" not in unit_grids.columns:
             raise FieldError("the unit grids have no 'code' column", field="code")
-        found = line_polygon_lengths(lines, metric_geometries(unit_grids, crs))
+        found = line_polygon_lengths(lines, grid_polygons)
         runs = pd.DataFrame(
             {
                 "line": found.line,
@@ -353,7 +355,7 @@ def posts_from_roads(
         grids = metric_geometries(unit_grids, checked.crs)
     posts = segment_posts(checked, policy, grids)
     lonlat, metric = _post_lines(checked, posts)
-    codes, squad_of = _grids_and_squads(metric, unit_grids, squads, checked.crs)
+    codes, squad_of = _grids_and_squads(metric, unit_grids, grids, squads, checked.crs)
     first = [parts[0] for parts in posts]
     last = [parts[-1] for parts in posts]
     return layer_frame(

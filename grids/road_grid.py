@@ -11,10 +11,12 @@ the district's edge). This matters for unit grids built from the road network, w
 the roads: taken literally, a road on the edge between two grids lies in both, or, after a round
 trip through longitude/latitude, in one of them or neither as rounding has it.
 
-Square and hexagonal unit grids are convex; for them the lengths are computed directly from the
-coordinates, by clipping each segment of the line against the polygon's edges
-(:mod:`grids._clip`), which is many times faster than building the intersections. Other polygons
-go through GEOS.
+The lengths are computed directly from the coordinates, by clipping each segment of the line
+against the edges of each convex polygon its box meets (:mod:`grids._clip`), which is many times
+faster than building the intersections. Polygons that are not convex (most unit grids built from
+roads are not) are cut into triangles first; a stretch of line along the diagonal between two
+triangles of a polygon is shared between them like any other edge and comes back whole to the
+polygon. With ``edge_tolerance`` 0 (edges taken literally) they are intersected with GEOS.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from geodata.roads import LEVELS
 from grids._arrays import FloatArray, GeometryArray, IndexArray
 from grids._clip import (
     OTHER,
+    ClipPolygons,
     Pieces,
     Segments,
     Stretches,
     classify_polygons,
     clipped_pieces,
     concat_pieces,
+    concat_shapes,
     segments_of,
 )
 
@@ -71,9 +75,6 @@ WORKLOAD_WEIGHTS: Mapping[str, float] = MappingProxyType(
 )
 """How much a metre of road of each management level weighs in a grid's workload."""
 
-# Lines with more segments than this go through GEOS: clipping them segment by segment against
-# every grid they cross would cost more than intersecting them once.
-_MAX_CLIPPED_SEGMENTS = 64
 # A stretch near an edge runs along it if it is longer than this many tolerances: a line crossing
 # the edge at more than 30° keeps within the tolerance of it for less.
 _ALONG_LENGTH = 4.0
@@ -186,8 +187,13 @@ def _geos_pieces(
     return concat_pieces([whole, crossing]), stretches
 
 
-def _covered(stretches: Stretches) -> Stretches:
-    """Return the stretches merged: disjoint, sorted by part and along each part."""
+def _covered(stretches: Stretches, shortest: float) -> Stretches:
+    """Return the stretches merged: disjoint, sorted by part and along each part.
+
+    They are cut at the ends of all the stretches, but for pieces shorter than ``shortest``
+    (where the stretches along the edges of two polygons end a hair apart), which stay with the
+    piece before them.
+    """
     count = len(stretches.part)
     part = np.concatenate([stretches.part, stretches.part])
     position = np.concatenate([stretches.start, stretches.end])
@@ -197,7 +203,12 @@ def _covered(stretches: Stretches) -> Stretches:
     piece = np.flatnonzero(
         (part[:-1] == part[1:]) & (position[1:] > position[:-1]) & (covered[:-1] > 0)
     )
-    return Stretches(part[piece], position[piece], position[piece + 1])
+    part, start, end = part[piece], position[piece], position[piece + 1]
+    follows = np.r_[False, (part[1:] == part[:-1]) & (start[1:] == end[:-1])]
+    first = np.flatnonzero(~(follows & (end - start < shortest)))
+    return Stretches(
+        part[first], start[first], np.maximum.reduceat(end, first) if len(first) else end
+    )
 
 
 def _without_stretches(pieces: Pieces, covered: Stretches, segments: Segments) -> Pieces:
@@ -242,7 +253,6 @@ def _edge_shares(
     segments: Segments,
     polygons: GeometryArray,
     covered: Stretches,
-    candidates: tuple[IndexArray, IndexArray],
     tolerance: float,
 ) -> Pieces:
     """Share the stretches that run along polygon edges between the polygons on either side.
@@ -268,17 +278,9 @@ def _edge_shares(
     centre = segments.coords[segment] + (middle - segments.along[segment])[:, None] * direction
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
     sides = np.concatenate([centre + 2 * tolerance * normal, centre - 2 * tolerance * normal])
-    # the polygons each side point lies in, of those near its part
+    # the polygons each side point lies in
     nothing = len(polygons)
-    pair_part, pair_polygon = candidates
-    wanted = np.zeros(len(segments.first), dtype=bool)
-    wanted[part] = True
-    near = wanted[pair_part]
-    candidate = pair_part[near].astype(np.int64) * nothing + pair_polygon[near]
     probe, found = shapely.STRtree(polygons).query(shapely.points(sides), predicate="intersects")
-    side_part = np.concatenate([part, part])
-    hit = np.isin(side_part[probe].astype(np.int64) * nothing + found, candidate)
-    probe, found = probe[hit], found[hit]
     side_polygon = np.full(len(sides), nothing, dtype=np.intp)
     np.minimum.at(side_polygon, probe, found)
     left, right = side_polygon[: len(part)], side_polygon[len(part) :]
@@ -294,6 +296,49 @@ def _edge_shares(
             ),
         ]
     )
+
+
+def _triangulated(
+    polygons: GeometryArray,
+    shapes: ClipPolygons,
+    tree: shapely.STRtree,
+    pairs: tuple[IndexArray, IndexArray],
+) -> tuple[GeometryArray, IndexArray, ClipPolygons, tuple[IndexArray, IndexArray]]:
+    """Put the triangles of the polygons that are not convex in their place.
+
+    Triangles are convex, so the lines in them are clipped instead of intersected with GEOS. A
+    stretch of line along the diagonal between two triangles of a polygon is shared between
+    them like any other edge, and both halves come back to the polygon: the lengths are those
+    of the polygon. Invalid polygons are left to GEOS.
+
+    Returns the polygons followed by the triangles (a polygon replaced by its triangles left
+    empty), the polygon each of them belongs to, how each is clipped, and the pairs of a polygon
+    or triangle and an item of ``tree`` whose boxes meet (``pairs`` are those of the polygons).
+    """
+    pair_polygon, pair_item = pairs
+    other = _distinct(pair_polygon, len(polygons))
+    other = other[shapes.kind[other] == OTHER]
+    other = other[np.isin(shapely.get_type_id(polygons[other]), (3, 6))]
+    other = other[shapely.is_valid(polygons[other])]
+    if not len(other):
+        return polygons, np.arange(len(polygons)), shapes, pairs
+    triangles, triangle_of = shapely.get_parts(
+        shapely.constrained_delaunay_triangles(polygons[other]), return_index=True
+    )
+    kept = shapely.area(triangles) > 0
+    triangles, triangle_owner = triangles[kept], other[triangle_of[kept]]
+    count = len(polygons)
+    extended = np.concatenate([polygons, triangles])
+    extended[other] = None
+    owner = np.concatenate([np.arange(count), triangle_owner])
+    found_triangle, found_item = tree.query(triangles)
+    replaced = np.zeros(count, dtype=bool)
+    replaced[other] = True
+    keep = ~replaced[pair_polygon]
+    pair_polygon = np.concatenate([pair_polygon[keep], count + found_triangle])
+    pair_item = np.concatenate([pair_item[keep], found_item])
+    triangle_shapes = classify_polygons(triangles, np.arange(len(triangles)))
+    return extended, owner, concat_shapes(shapes, triangle_shapes), (pair_polygon, pair_item)
 
 
 def line_polygon_lengths(
@@ -327,47 +372,62 @@ def line_polygon_lengths(
     line_geoms = np.asarray(lines, dtype=object)
     polygon_geoms = np.asarray(polygons, dtype=object)
     parts, part_line, part_before = _line_parts(line_geoms)
-    # near misses matter where lines run along polygon edges: look a little beyond each line
-    reach = 2 * edge_tolerance
-    boxes = parts
-    if reach > 0:
-        bounds = shapely.bounds(parts) + np.array([-reach, -reach, reach, reach])
-        boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    pair_polygon, pair_part = shapely.STRtree(boxes).query(polygon_geoms)
     segments = segments_of(parts)
+    # each segment of a line is paired with the polygons its box meets, and near misses matter
+    # where lines run along polygon edges: look a little beyond each segment
+    seg: IndexArray = np.flatnonzero(segments.part[1:] == segments.part[:-1])
+    reach = 2 * edge_tolerance
+    low = np.minimum(segments.coords[seg], segments.coords[seg + 1]) - reach
+    high = np.maximum(segments.coords[seg], segments.coords[seg + 1]) + reach
+    tree = shapely.STRtree(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+    pair_polygon, pair_row = tree.query(polygon_geoms)
     shapes = classify_polygons(polygon_geoms, _distinct(pair_polygon, len(polygon_geoms)))
+    polygon_count = len(polygon_geoms)
+    owner = np.arange(polygon_count)
+    if edge_tolerance > 0:
+        polygon_geoms, owner, shapes, (pair_polygon, pair_row) = _triangulated(
+            polygon_geoms, shapes, tree, (pair_polygon, pair_row)
+        )
+    pair_seg = seg[pair_row]
     clip = shapes.kind[pair_polygon] != OTHER
-    clip &= segments.segments[pair_part] <= _MAX_CLIPPED_SEGMENTS
     clipped, clipped_stretches = clipped_pieces(
-        segments, pair_part[clip], pair_polygon[clip], shapes, edge_tolerance
+        segments, pair_seg[clip], pair_polygon[clip], shapes, edge_tolerance
+    )
+    # the other polygons are intersected with whole parts
+    crossing = np.unique(
+        segments.part[pair_seg[~clip]].astype(np.int64) * max(len(polygon_geoms), 1)
+        + pair_polygon[~clip]
     )
     crossed, crossed_stretches = _geos_pieces(
-        parts, polygon_geoms, pair_part[~clip], pair_polygon[~clip], edge_tolerance
+        parts,
+        polygon_geoms,
+        (crossing // max(len(polygon_geoms), 1)).astype(np.intp),
+        (crossing % max(len(polygon_geoms), 1)).astype(np.intp),
+        edge_tolerance,
     )
     stretches = Stretches(
         *(np.concatenate(pair) for pair in zip(clipped_stretches, crossed_stretches, strict=True))
     )
     pieces = concat_pieces([clipped, crossed])
     if len(stretches.part):
-        covered = _covered(stretches)
+        covered = _covered(stretches, edge_tolerance)
         pieces = concat_pieces(
             [
                 _without_stretches(pieces, covered, segments),
-                _edge_shares(
-                    segments, polygon_geoms, covered, (pair_part, pair_polygon), edge_tolerance
-                ),
+                _edge_shares(segments, polygon_geoms, covered, edge_tolerance),
             ]
         )
     positive = pieces.length > 0
-    part, polygon = pieces.part[positive], pieces.polygon[positive]
+    part, polygon = pieces.part[positive], owner[pieces.polygon[positive]]
     length, start = pieces.length[positive], pieces.start[positive]
-    key = part_line[part].astype(np.int64) * len(polygon_geoms) + polygon
+    count = max(polygon_count, 1)
+    key = part_line[part].astype(np.int64) * count + polygon
     keys, inverse = np.unique(key, return_inverse=True)
     entry = np.full(len(keys), np.inf)
     np.minimum.at(entry, inverse, start + part_before[part])
     return LineOverlaps(
-        line=(keys // max(len(polygon_geoms), 1)).astype(np.intp),
-        polygon=(keys % max(len(polygon_geoms), 1)).astype(np.intp),
+        line=(keys // count).astype(np.intp),
+        polygon=(keys % count).astype(np.intp),
         length=np.bincount(inverse, weights=length, minlength=len(keys)).astype(np.float64),
         entry=entry,
     )

@@ -26,6 +26,8 @@ from grids.road_grid import (
     road_grid_table,
     workload_by_grid,
 )
+from grids.unit_grids import unit_grids_from_roads
+from server.cli import boundary_from_roads
 
 X0, Y0 = 460_000.0, 3_850_000.0
 LEVELS = ("strict", "controlled", "regulated")
@@ -360,3 +362,34 @@ def test_hankou_roads_in_a_100_m_grid() -> None:
     baseline = overlay_baseline(roads.to_crs(crs), grids.to_crs(crs))
     assert_same_pairs(as_dict(literal), baseline)
     assert EDGE_TOLERANCE_M > 0
+
+
+def test_hankou_roads_in_unit_grids_built_from_them_match_an_overlay_reference() -> None:
+    # grids whose edges are the roads, some merged across roads and some split by a square grid
+    roads = import_layer(HANKOU, "roads").frame
+    grids = unit_grids_from_roads(
+        roads, boundary_from_roads(roads, file=HANKOU.name), county_code="420102"
+    )
+    table = road_grid_table(roads, grids, metric_crs=METRIC)
+    road_lines = np.asarray(roads.to_crs(METRIC).geometry.array, dtype=object)
+    polygons = np.asarray(grids.to_crs(METRIC).geometry.array, dtype=object)
+    # every metre of road is counted once, though most of it runs along the edges of grids
+    exact = line_polygon_lengths(road_lines, polygons)
+    sums = np.bincount(exact.line, weights=exact.length, minlength=len(road_lines))
+    np.testing.assert_allclose(sums, shapely.length(road_lines), rtol=1e-9, atol=1e-6)
+    # while the overlay, taking the edges literally, counts some of it in both grids
+    reference = overlay_baseline(roads.to_crs(METRIC), grids.to_crs(METRIC))
+    assert sum(reference.values()) > 1.02 * shapely.length(road_lines).sum()
+    # a pair's length differs from the overlay's only by what of the road keeps so close to the
+    # grid's edge that it is shared with (or, by rounding, lost to) the grid on the other side
+    got = as_dict(table)
+    pairs = sorted(got.keys() | reference.keys())
+    row_of_line = {line_id: row for row, line_id in enumerate(roads["id"])}
+    row_of_grid = {code: row for row, code in enumerate(grids["code"])}
+    line_rows = np.array([row_of_line[line_id] for _, line_id in pairs])
+    grid_rows = np.array([row_of_grid[code] for code, _ in pairs])
+    rims = shapely.buffer(shapely.boundary(polygons), 2 * EDGE_TOLERANCE_M)
+    near_edge = shapely.length(shapely.intersection(road_lines[line_rows], rims[grid_rows]))
+    difference = np.array([got.get(pair, 0.0) - reference.get(pair, 0.0) for pair in pairs])
+    assert (np.abs(difference) <= near_edge + 1e-6).all()
+    assert (np.abs(difference) > 1.0).sum() > 100
