@@ -68,7 +68,18 @@ def check_rows(
     is_known_post: Callable[[str], bool] | None,
     found: Found,
 ) -> None:
-    """Add the violations of each duty alone: unknown post or officer, role, leave, availability."""
+    """Add the violations of each duty: unknown post or officer, role, leave, availability.
+
+    An assistant on an officer's post with no requirement of their own goes with an officer
+    (陪同): lawful where someone who may enforce is on the same post in the same slot.
+    """
+    enforced = {
+        (duty.post_id, duty.date, duty.slot_id)
+        for duty in duties
+        if duty.post_id is not None
+        and (person := staff.get(duty.officer_id)) is not None
+        and eligible(person, "officer")
+    }
     for duty in duties:
         person = staff.get(duty.officer_id)
         where = f"on {duty.date:%Y-%m-%d} ({duty.slot_id})"
@@ -91,11 +102,17 @@ def check_rows(
             )
             continue
         role = _required_role(duty, by_requirement)
-        if not eligible(person, role):
+        companion = (
+            role == "officer"
+            and not duty.requirement_id
+            and (duty.post_id, duty.date, duty.slot_id) in enforced
+        )
+        if not companion and not eligible(person, role):
             if role == "officer":
                 why = (
                     f"{person.id} is an assistant (协管员), who may persuade but not enforce: "
                     f"on {duty.post_id or duty.task} an assistant does not count as an officer"
+                    + ("" if duty.requirement_id else " and no officer is there in that slot")
                 )
             else:
                 why = (

@@ -295,6 +295,19 @@ def test_clean_roster_without_times_takes_them_from_the_slots(
     assert [_key(v) for v in found] == [("overtime_day", "O1", FRI, None, None)]
 
 
+def test_an_assistant_may_go_with_an_officer_but_not_alone(
+    staff: list[Officer], policy: DutyPolicy, calendar: HolidayCalendar
+) -> None:
+    # with O1 on P1 on Monday morning, A1 beside them (no requirement of their own) is lawful
+    rows = [*clean_rows(), duty("A1", MON, "morning", "P1")]
+    assert _validate(rows, CLEAN_DEMAND, staff, policy, calendar) == []
+    # on P2, where no officer is that morning, the same row is an assistant enforcing alone
+    rows = [*clean_rows(), duty("A1", MON, "morning", "P2")]
+    found = _validate(rows, CLEAN_DEMAND, staff, policy, calendar)
+    assert [_key(v) for v in found] == [("role", "A1", MON, "morning", "P2")]
+    assert "no officer is there" in found[0].message
+
+
 def test_every_planted_violation_is_found_once(
     staff: list[Officer], policy: DutyPolicy, calendar: HolidayCalendar
 ) -> None:
