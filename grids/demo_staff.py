@@ -20,7 +20,7 @@ __all__ = ["DEMO_LEADER_COUNT", "huiji_demo_staff"]
 DEMO_LEADER_COUNT = 7
 """Duty leaders district-wide: one on 24-hour duty a day, then a day off, leaves a weekly margin."""
 DEMO_LEADER_PREFIX = "HJ-LD"
-SIZING_UTILISATION = 0.85
+SIZING_UTILISATION = 0.8
 """Share of contract hours a squad sized from its demand is expected to spend on duty."""
 WOMEN_SQUAD_ID = "HJ-S-NZ"
 FULL_DEPLOYMENT_SQUAD_ID = "HJ-S-YH"
