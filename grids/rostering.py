@@ -92,8 +92,8 @@ LEVEL_OF_KIND: dict[str, str] = {
 """The coverage level a requirement counts under (guidance windows: their post's level)."""
 
 
-PARALLEL_MIN_S = 3.0
-"""Shorter engine runs use one search worker."""
+PARALLEL_MIN_S = 1.0
+"""Shorter engine runs use one search worker (threads would not pay for themselves)."""
 FINISH_SHARE = 0.03
 """The share of the time limit kept for counting coverage and writing the report."""
 
@@ -294,7 +294,7 @@ def _solve_runs(
             objective, bound = event.objective / SCALE, event.bound / SCALE
             tell(RosterProgress("shifts", n, len(solvable), name, objective, bound))
 
-        # Below a few seconds, one worker: the portfolio's first phase would overrun the limit.
+        # Below a second, one worker: starting the search threads would not pay off.
         workers = options.workers
         if options.deterministic or run.time_limit_s < PARALLEL_MIN_S:
             workers = 1

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from grids import shift_checks, shift_model, shift_problem, shift_search
 from grids.shift_model import (
     Cover,
     LabourRules,
@@ -407,3 +408,58 @@ def test_problem_errors_name_bad_references() -> None:
     with pytest.raises(ValueError, match="invalid shift problem"):
         solve(p)
     assert problem_errors(problem((DAY,), [need(0, "D")])) == []
+
+
+def test_neighbourhood_search_improves_on_the_whole_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _random_problem(13, staff_count=12, days=14)
+    empty: dict[tuple[str, int], str | None] = {}
+    # A whole-model phase too short to get far: what follows is the neighbourhoods' work.
+    monkeypatch.setattr(shift_search, "SINGLE_FIRST_PHASE_SHARE", 0.0)
+    searched = solve(p, time_limit_s=1.0, deterministic=True, seed=3, hint=empty)
+    monkeypatch.setattr(shift_search, "_neighbourhood_loop", lambda *_, **__: None)
+    whole_only = solve(p, time_limit_s=1.0, deterministic=True, seed=3, hint=empty)
+    assert searched.found
+    assert whole_only.found
+    assert roster_violations(p, searched.assignments) == []
+    assert searched.objective is not None
+    assert whole_only.objective is not None
+    assert searched.objective < whole_only.objective
+
+
+def test_parallel_search_reports_a_bound_below_its_roster() -> None:
+    p = _random_problem(12, staff_count=8, days=14)
+    solution = solve(p, time_limit_s=3.0, workers=2)
+    assert solution.found
+    assert roster_violations(p, solution.assignments) == []
+    assert solution.bound is not None
+    assert solution.objective is not None
+    assert solution.bound <= solution.objective
+    if solution.status == "OPTIMAL":
+        assert solution.bound == solution.objective
+
+
+def test_min_runs_hold_against_covers_that_tempt_short_runs() -> None:
+    # Covers on alternate days tempt one-day runs of work and of rest; both minima forbid them.
+    member = Staff(
+        "A", max_consecutive_shifts=4, min_consecutive_shifts=3, min_consecutive_days_off=2
+    )
+    covers = [need(day, "D", weight=100 if day % 2 else 1) for day in range(10)]
+    solution = solved(problem((DAY,), covers, staff=(member,), days=10))
+    worked = [("A", day) in solution.assignments for day in range(10)]
+    runs = []
+    start = 0
+    for day in range(1, 11):
+        if day == 10 or worked[day] != worked[start]:
+            runs.append((worked[start], start, day - start))
+            start = day
+    inner = [(on, length) for on, first, length in runs if first > 0 and first + length < 10]
+    assert inner
+    assert all(length >= (3 if on else 2) for on, length in inner)
+
+
+def test_the_model_module_still_names_every_type_and_check() -> None:
+    for name in shift_model.__all__:
+        assert getattr(shift_model, name) is getattr(
+            shift_problem if hasattr(shift_problem, name) else shift_checks, name
+        )
+    assert shift_model.roster_violations is shift_checks.roster_violations
