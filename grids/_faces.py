@@ -10,6 +10,7 @@ vectorised over the faces.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -52,15 +53,26 @@ def faces_of(lines: GeometryArray, district: shapely.Geometry) -> GeometryArray:
 
     ``lines`` must include the district's boundary rings, so that the faces partition it.
     """
-    noded = shapely.union_all(lines)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    return noded_faces(lines, district)[0]
+
+
+def noded_faces(
+    lines: GeometryArray, district: shapely.Geometry
+) -> tuple[GeometryArray, GeometryArray]:
+    """Return the faces inside ``district`` (see :func:`faces_of`) and the noded edges.
+
+    The edges are the stretches of ``lines`` between their nodes that the faces are made of
+    (and dead ends, which are inside faces).
+    """
+    edges = geometry_array(shapely.get_parts(shapely.union_all(lines)))
+    faces = shapely.get_parts(shapely.polygonize(edges))
     inside_points = shapely.point_on_surface(faces)
     shapely.prepare(district)
     inside = shapely.contains_xy(
         district, shapely.get_x(inside_points), shapely.get_y(inside_points)
     )
     result: GeometryArray = faces[inside]
-    return result
+    return result, edges
 
 
 def group_ids(*keys: IndexArray) -> IndexArray:
@@ -262,25 +274,75 @@ def union_by_label(
     return unions, roots.astype(np.intp)
 
 
-def cut_lines(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, IndexArray]:
+class CutGrid(NamedTuple):
+    """The grid each face is cut by: its rotated rectangle divided into ``cells`` equal cells.
+
+    ``origin`` is a corner of the rectangle, ``along`` and ``across`` its two sides from there;
+    ``cells`` the number of cells along each of them.
+    """
+
+    origin: FloatArray
+    along: FloatArray
+    across: FloatArray
+    cells: IndexArray
+
+    def squares(self, face: IndexArray, xy: FloatArray) -> IndexArray:
+        """Return the cell of its face's grid each point lies in (a number in that grid)."""
+        offset = xy - self.origin[face]
+        along, across = self.along[face], self.across[face]
+        u = (offset * along).sum(axis=1) / np.maximum((along * along).sum(axis=1), 1e-300)
+        v = (offset * across).sum(axis=1) / np.maximum((across * across).sum(axis=1), 1e-300)
+        cells = self.cells[face]
+        i = np.clip(np.floor(u * cells[:, 0]), 0, cells[:, 0] - 1).astype(np.intp)
+        j = np.clip(np.floor(v * cells[:, 1]), 0, cells[:, 1] - 1).astype(np.intp)
+        squares: IndexArray = i * cells[:, 1] + j
+        return squares
+
+
+class SplitPieces(NamedTuple):
+    """Faces cut by their grids: the pieces, the face of each and the cell of its grid."""
+
+    pieces: GeometryArray
+    face: IndexArray
+    grid: CutGrid
+    square: IndexArray
+
+
+def cut_grid(faces: GeometryArray, cell_side: float) -> CutGrid:
+    """Return the grid of cells as close to ``cell_side`` as divide each face's rectangle."""
+    rectangles = shapely.oriented_envelope(faces)
+    corners = shapely.get_coordinates(shapely.get_exterior_ring(rectangles)).reshape(-1, 5, 2)
+    origin = corners[:, 0]
+    along, across = corners[:, 1] - origin, corners[:, 3] - origin
+    cells = np.stack(
+        [
+            np.maximum(1, np.rint(np.hypot(*side.T) / cell_side)).astype(np.intp)
+            for side in (along, across)
+        ],
+        axis=1,
+    ).reshape(-1, 2)
+    return CutGrid(origin, along, across, cells)
+
+
+def cut_lines(
+    faces: GeometryArray, cell_side: float, grid: CutGrid | None = None
+) -> tuple[GeometryArray, IndexArray]:
     """Return the lines that cut faces into cells of a grid aligned with their rotated rectangle.
 
     Each face's minimum rotated rectangle is divided into ``round(length / cell_side)`` by
     ``round(width / cell_side)`` equal cells. The lines are clipped to the face and then reach
     :data:`SPLIT_OVERSHOOT_M` beyond it, so that noded with the face's rings they surely cut it.
+    ``grid`` is :func:`cut_grid` of the faces, if already made.
 
     Returns
     -------
     tuple of numpy.ndarray
         The lines, and the position of the face each cuts.
     """
-    rectangles = shapely.oriented_envelope(faces)
-    corners = shapely.get_coordinates(shapely.get_exterior_ring(rectangles)).reshape(-1, 5, 2)
-    origin = corners[:, 0]
-    along, across = corners[:, 1] - origin, corners[:, 3] - origin
+    grid = cut_grid(faces, cell_side) if grid is None else grid
+    origin, along, across = grid.origin, grid.along, grid.across
     clipped_lines, clipped_faces = [], []
-    for side, other in ((along, across), (across, along)):
-        cuts = np.maximum(1, np.rint(np.hypot(*side.T) / cell_side)).astype(np.intp)
+    for side, other, cuts in ((along, across, grid.cells[:, 0]), (across, along, grid.cells[:, 1])):
         face_of_cut, step = ragged_positions(cuts - 1)
         if len(face_of_cut) == 0:
             continue
@@ -322,7 +384,14 @@ def split_faces(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, 
     tuple of numpy.ndarray
         The pieces, and the position of the face each is from; the pieces of a face partition it.
     """
-    lines, line_face = cut_lines(faces, cell_side)
+    split = split_into_squares(faces, cell_side)
+    return split.pieces, split.face
+
+
+def split_into_squares(faces: GeometryArray, cell_side: float) -> SplitPieces:
+    """Cut faces as :func:`split_faces` does; also return the grids and each piece's cell."""
+    grid = cut_grid(faces, cell_side)
+    lines, line_face = cut_lines(faces, cell_side, grid)
     rings, ring_face = shapely.get_rings(faces, return_index=True)
     linework = np.concatenate([rings, lines])
     linework_face = np.concatenate([ring_face, line_face])
@@ -336,12 +405,25 @@ def split_faces(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, 
     points = shapely.point_on_surface(pieces)
     # each face is asked about each of its pieces: prepared, it answers them much faster
     shapely.prepare(faces)
-    inside = shapely.contains_xy(faces[piece_face], shapely.get_x(points), shapely.get_y(points))
-    return pieces[inside], piece_face[inside].astype(np.intp)
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    inside = shapely.contains_xy(faces[piece_face], x, y)
+    piece_face = piece_face[inside].astype(np.intp)
+    square = grid.squares(piece_face, np.stack([x[inside], y[inside]], axis=1))
+    return SplitPieces(pieces[inside], piece_face, grid, square)
 
 
 def _coordinate_keys(coords: FloatArray) -> NDArray[np.void]:
     return np.ascontiguousarray(coords).view(np.dtype((np.void, 16))).reshape(-1)
+
+
+class StripCuts(NamedTuple):
+    """How :func:`cut_strips` cut the strips: which faces were strips, and how they were split.
+
+    The pieces in ``split`` are the faces that follow the faces that are not strips.
+    """
+
+    is_strip: BoolArray
+    split: SplitPieces
 
 
 def cut_strips(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, BoolArray]:
@@ -358,13 +440,22 @@ def cut_strips(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, B
         The faces that are not strips (in their order), then the pieces of the strips; and which
         of them are pieces of strips.
     """
+    result, is_piece, _ = cut_strips_traced(faces, cell_side)
+    return result, is_piece
+
+
+def cut_strips_traced(
+    faces: GeometryArray, cell_side: float
+) -> tuple[GeometryArray, BoolArray, StripCuts]:
+    """Cut strips as :func:`cut_strips` does; also return how they were cut."""
     length = shapely.length(faces)
     width = 2 * shapely.area(faces) / np.maximum(length, 1e-12)
     is_strip = (width < SLIVER_WIDTH * cell_side) & (length > 2 * cell_side)
-    if not is_strip.any():
-        return faces, np.zeros(len(faces), dtype=bool)
     strips = faces[is_strip]
-    pieces, piece_strip = split_faces(strips, cell_side / 2)
+    split = split_into_squares(strips, cell_side / 2)
+    if not is_strip.any():
+        return faces, np.zeros(len(faces), dtype=bool), StripCuts(is_strip, split)
+    pieces, piece_strip = split.pieces, split.face
     # where the noder put a node a hair off a vertex of the strip, put it back on the vertex
     pieces = shapely.snap(pieces, strips[piece_strip], _VERTEX_PRECISION_M)
     coords, coord_piece = shapely.get_coordinates(pieces, return_index=True)
@@ -399,7 +490,8 @@ def cut_strips(faces: GeometryArray, cell_side: float) -> tuple[GeometryArray, B
         order = np.argsort(dense, kind="stable")
         snap_points = shapely.multipoints(node_points[node[order]], indices=dense[order])
         result[touched] = shapely.snap(result[touched], snap_points, _VERTEX_PRECISION_M)
-    return result, np.arange(len(result)) >= len(result) - len(pieces)
+    is_piece = np.arange(len(result)) >= len(result) - len(pieces)
+    return result, is_piece, StripCuts(is_strip, split)
 
 
 def isoperimetric_quotients(polygons: GeometryArray) -> FloatArray:

@@ -28,7 +28,7 @@ from grids.responsibility import (
 )
 from grids.road_grid import WORKLOAD_WEIGHTS, road_grid_table, workload_by_grid
 from grids.topology import TopologyReport, topology_report
-from grids.unit_grids import unit_grids_from_roads
+from grids.unit_grids import unit_grid_build
 
 GridMode = Literal["roads", "square", "hex"]
 SquadMode = Literal["balanced", "territory"]
@@ -153,7 +153,7 @@ def build_grids(
     metric = metric_crs or metric_crs_of(boundary)
     county = county_code_of(boundary, county_code)
     if mode == "roads":
-        grids = unit_grids_from_roads(
+        build = unit_grid_build(
             roads,
             boundary,
             subdistricts=optional["subdistricts"],
@@ -162,6 +162,8 @@ def build_grids(
             target_area_m2=target_area_m2,
             metric_crs=metric,
         )
+        # grids built from the roads have them for edges: the build's noding gives the table
+        grids, table = build.grids, build.road_table()
     else:
         grids = regular_unit_grids(
             boundary,
@@ -172,7 +174,7 @@ def build_grids(
             county_code=county,
             metric_crs=metric,
         )
-    table = road_grid_table(roads, grids, metric_crs=metric)
+        table = road_grid_table(roads, grids, metric_crs=metric)
     workload = workload_by_grid(table, weights or WORKLOAD_WEIGHTS).reindex(
         grids["code"], fill_value=0.0
     )

@@ -17,6 +17,10 @@ faster than building the intersections. Polygons that are not convex (most unit 
 roads are not) are cut into triangles first; a stretch of line along the diagonal between two
 triangles of a polygon is shared between them like any other edge and comes back whole to the
 polygon. With ``edge_tolerance`` 0 (edges taken literally) they are intersected with GEOS.
+
+Unit grids built from the roads come with a faster way to the same table:
+:meth:`grids.unit_grids.UnitGridBuild.road_table` reads it off the noding the grids were built
+from (:mod:`grids._face_roads`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ __all__ = [
     "line_polygon_lengths",
     "post_grid_lengths",
     "road_grid_table",
+    "table_of_lengths",
     "workload_by_grid",
 ]
 
@@ -550,7 +555,29 @@ def road_grid_table(
         If either has no CRS.
     """
     found = _grid_pairs(lines, "lines", unit_grids, metric_crs, edge_tolerance_m)
-    line_rows, grid_rows = found.line, found.polygon
+    return table_of_lengths(lines, unit_grids, found.line, found.polygon, found.length)
+
+
+def table_of_lengths(
+    lines: gpd.GeoDataFrame,
+    unit_grids: gpd.GeoDataFrame,
+    line_rows: IndexArray,
+    grid_rows: IndexArray,
+    length_m: FloatArray,
+) -> pd.DataFrame:
+    """Return a :func:`road_grid_table` of the lengths of lines (by row) in grids (by row).
+
+    Pairs sharing less than :data:`MIN_PAIR_LENGTH_M` are left out.
+
+    Raises
+    ------
+    FieldError
+        If ``lines`` has no ``id`` column or ``unit_grids`` no ``code`` column.
+    """
+    _require(lines, ("id",), "lines")
+    _require(unit_grids, ("code",), "unit grids")
+    keep = length_m >= MIN_PAIR_LENGTH_M
+    line_rows, grid_rows, length_m = line_rows[keep], grid_rows[keep], length_m[keep]
     name_column = "name_zh" if "name_zh" in lines.columns else "road_name_zh"
     codes, ids = _text_column(unit_grids, "code"), _text_column(lines, "id")
     order = np.lexsort((_sort_ranks(ids, line_rows), _sort_ranks(codes, grid_rows)))
@@ -561,7 +588,7 @@ def road_grid_table(
             "name_zh": (_text_column(lines, name_column), line_rows),
             "level": (_text_column(lines, "level"), line_rows),
         },
-        {"length_m": found.length},
+        {"length_m": length_m},
         order,
     )
 

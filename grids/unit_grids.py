@@ -24,6 +24,9 @@ any extra lines (rivers) wherever there are some. They are built in a projected 
    each grid's compactness (isoperimetric quotient) and whether it was ``split`` off a larger face
    in ``attrs``; :func:`unit_grid_stats` sums them up.
 
+:func:`unit_grid_build` also keeps how the grids were made of the faces, from which
+:meth:`UnitGridBuild.road_table` reads the road ↔ grid table without clipping the roads.
+
 Merging works on the faces' adjacency graph alone (exact, since all faces come from one noding)
 and unites each group of faces once at the end; everything is vectorised over the faces. The
 noding, merging, cutting and splitting of faces live in :mod:`grids._faces` and are re-exported
@@ -48,7 +51,8 @@ import shapely
 
 from geodata.errors import GeodataWarning
 from geodata.layers import STORAGE_CRS
-from grids._arrays import GeometryArray, IndexArray, geometry_array
+from grids._arrays import FloatArray, GeometryArray, IndexArray, geometry_array
+from grids._face_roads import FaceTrace, noded_road_lengths
 from grids._faces import (
     ARTEFACT_WIDTH_M,
     SEGMENT_PRECISION_M,
@@ -57,17 +61,21 @@ from grids._faces import (
     SPLIT_OVERSHOOT_M,
     cut_lines,
     cut_strips,
+    cut_strips_traced,
     faces_of,
     group_ids,
     isoperimetric_quotients,
     merge_labels,
+    noded_faces,
     shared_boundaries,
     split_faces,
+    split_into_squares,
     union_by_label,
 )
 from grids._frames import layer_frame, working_crs
 from grids.codes import check_county_code, sequence_codes
 from grids.errors import GridBuildError
+from grids.road_grid import EDGE_TOLERANCE_M, table_of_lengths
 
 __all__ = [
     "ARTEFACT_WIDTH_M",
@@ -78,6 +86,7 @@ __all__ = [
     "SPLIT_ABOVE",
     "SPLIT_OVERSHOOT_M",
     "AdminAreas",
+    "UnitGridBuild",
     "admin_areas",
     "check_target_area",
     "cut_lines",
@@ -89,6 +98,7 @@ __all__ = [
     "shared_boundaries",
     "split_faces",
     "union_by_label",
+    "unit_grid_build",
     "unit_grid_frame",
     "unit_grid_stats",
     "unit_grids_from_roads",
@@ -164,6 +174,93 @@ class AdminAreas:
         return subdistrict_codes, community_codes
 
 
+@dataclass(frozen=True)
+class UnitGridBuild:
+    """Unit grids built from roads, and the noding they were built from.
+
+    The build only keeps what it made on the way; :meth:`road_table` does all the work of the
+    table.
+
+    Attributes
+    ----------
+    grids
+        The ``unit_grids`` layer (see :func:`unit_grids_from_roads`).
+    roads
+        The roads they were built from.
+    road_geometries
+        The roads' geometries in ``metric_crs``, row by row.
+    edges
+        The noded linework (roads, boundaries, extra lines) the faces are polygonized from.
+    trace
+        How the grids were made of the faces of the noding.
+    polygons
+        The grids in ``metric_crs``, in the order they were numbered in.
+    codes
+        Their codes, in that order.
+    metric_crs
+        The projected CRS the grids were built in.
+    """
+
+    grids: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    road_geometries: GeometryArray
+    edges: GeometryArray
+    trace: FaceTrace
+    polygons: GeometryArray
+    codes: Sequence[str]
+    metric_crs: pyproj.CRS
+
+    def road_lengths(
+        self, *, edge_tolerance_m: float = EDGE_TOLERANCE_M
+    ) -> tuple[IndexArray, IndexArray, FloatArray]:
+        """Return the length of each road inside each grid, from the noding.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(road, grid, length)``: the rows of the road and the grid and the length in
+            metres, for every pair sharing a positive length (however short).
+        """
+        # layer_frame sorts by id (the code) stably: the same sort puts the polygons in row order
+        rows = np.argsort(np.asarray(self.codes, dtype=str), kind="stable")
+        grid_row = np.empty(len(rows), dtype=np.intp)
+        grid_row[rows] = np.arange(len(rows))
+        return noded_road_lengths(
+            self.edges,
+            _lines_only(self.road_geometries),
+            self.polygons[rows],
+            grid_row,
+            self.trace,
+            tolerance=edge_tolerance_m,
+        )
+
+    def road_table(self, *, edge_tolerance_m: float = EDGE_TOLERANCE_M) -> pd.DataFrame:
+        """Return the road ↔ grid table of the roads and the grids, from the noding.
+
+        The table :func:`grids.road_grid.road_grid_table` makes of the roads and the grids in
+        ``metric_crs``, measured from the noded edges (see :mod:`grids._face_roads`) instead of
+        clipping every road against the grids. They differ only where a road runs along a grid's
+        edge: a stretch of road within ``edge_tolerance_m`` of an edge it is not on (a road drawn
+        twice a hair apart) is shared as the noding has it, and where a road along an edge
+        meets a line that cuts the grids, the shares change right there rather than within the
+        tolerance of it.
+
+        Raises
+        ------
+        FieldError
+            If the roads have no ``id`` column.
+        """
+        road, grid, length = self.road_lengths(edge_tolerance_m=edge_tolerance_m)
+        return table_of_lengths(self.roads, self.grids, road, grid, length)
+
+
+def _lines_only(geoms: GeometryArray) -> GeometryArray:
+    """Return the geometries that are lines, and None in place of the others."""
+    lines = geoms.copy()
+    lines[~np.isin(shapely.get_type_id(geoms), (1, 5)) | shapely.is_empty(geoms)] = None
+    return lines
+
+
 def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
     """Return the polygonal part of a geometry, repaired if invalid (dropping collapsed spikes)."""
     if not shapely.is_valid(geometry):
@@ -199,13 +296,22 @@ def _division_polygons(
     return [codes[i] for i in kept], polygons, [parents[i] for i in kept], missing
 
 
-def _present_geometries(frame: gpd.GeoDataFrame | None, metric_crs: pyproj.CRS) -> GeometryArray:
-    """Return the geometries of a layer in ``metric_crs``, but for missing and empty ones."""
+def _metric_rows(frame: gpd.GeoDataFrame | None, metric_crs: pyproj.CRS) -> GeometryArray:
+    """Return the geometries of a layer in ``metric_crs``, row by row."""
     if frame is None or frame.empty:
         return np.empty(0, dtype=object)
-    geoms = np.asarray(frame.geometry.to_crs(metric_crs).array, dtype=object)
+    return np.asarray(frame.geometry.to_crs(metric_crs).array, dtype=object)
+
+
+def _present(geoms: GeometryArray) -> GeometryArray:
+    """Return the geometries but for missing and empty ones."""
     kept: GeometryArray = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     return kept
+
+
+def _present_geometries(frame: gpd.GeoDataFrame | None, metric_crs: pyproj.CRS) -> GeometryArray:
+    """Return the geometries of a layer in ``metric_crs``, but for missing and empty ones."""
+    return _present(_metric_rows(frame, metric_crs))
 
 
 def admin_areas(
@@ -333,6 +439,33 @@ def unit_grid_frame(
     GridCodeError
         If the codes cannot be formed (see :func:`grids.codes.sequence_codes`).
     """
+    frame, _, _ = _numbered_grids(
+        polygons,
+        subdistrict,
+        community,
+        admin,
+        county_code=county_code,
+        mode=mode,
+        band_m=band_m,
+        metric_crs=metric_crs,
+        facts=facts,
+    )
+    return frame
+
+
+def _numbered_grids(
+    polygons: GeometryArray,
+    subdistrict: IndexArray,
+    community: IndexArray,
+    admin: AdminAreas,
+    *,
+    county_code: str,
+    mode: str,
+    band_m: float,
+    metric_crs: pyproj.CRS,
+    facts: Sequence[dict[str, Any]] | None = None,
+) -> tuple[gpd.GeoDataFrame, GeometryArray, list[str]]:
+    """Return the :func:`unit_grid_frame`, and the cleaned ``polygons`` and their codes."""
     polygons = _clean(polygons)
     # Centroids, not representative points: they move little when an outline moves little, so
     # the numbering does not jump between rows for a change in the last digits of a coordinate.
@@ -354,7 +487,7 @@ def unit_grid_frame(
     ]
     geometry = _clean(np.asarray(gpd.GeoSeries(polygons, crs=metric_crs).to_crs(STORAGE_CRS)))
     # the codes are the ids, so sorted by id the grids are sorted by code
-    return layer_frame(
+    frame = layer_frame(
         "unit_grids",
         {
             "id": codes,
@@ -367,6 +500,7 @@ def unit_grid_frame(
         },
         geometry,
     )
+    return frame, polygons, codes
 
 
 def unit_grid_stats(
@@ -436,6 +570,8 @@ def unit_grids_from_roads(
 ) -> gpd.GeoDataFrame:
     """Build the unit grids of a district from its roads (see the module documentation).
 
+    :func:`unit_grid_build` builds them along with what their road ↔ grid table is made of.
+
     Parameters
     ----------
     roads
@@ -468,6 +604,39 @@ def unit_grids_from_roads(
         If the county, sub-district or community codes are malformed or inconsistent, or a
         sub-district would hold more than 999,999 grids.
     """
+    return unit_grid_build(
+        roads,
+        boundary,
+        subdistricts=subdistricts,
+        communities=communities,
+        extra_lines=extra_lines,
+        county_code=county_code,
+        target_area_m2=target_area_m2,
+        metric_crs=metric_crs,
+    ).grids
+
+
+def unit_grid_build(
+    roads: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame,
+    *,
+    subdistricts: gpd.GeoDataFrame | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+    extra_lines: gpd.GeoDataFrame | None = None,
+    county_code: str,
+    target_area_m2: float = 10_000.0,
+    metric_crs: pyproj.CRS | None = None,
+) -> UnitGridBuild:
+    """Build the unit grids of a district from its roads, keeping the noding they come from.
+
+    Takes the arguments of :func:`unit_grids_from_roads`; the result's
+    :meth:`UnitGridBuild.road_table` is the road ↔ grid table of the roads and the grids.
+
+    Raises
+    ------
+    GridBuildError, GridCodeError
+        As :func:`unit_grids_from_roads`.
+    """
     check_county_code(county_code)
     target = check_target_area(target_area_m2, "target_area_m2")
     crs = working_crs(boundary, metric_crs)
@@ -481,12 +650,12 @@ def unit_grids_from_roads(
         sliver_width=SLIVER_WIDTH * side,
     )
 
-    lines = np.concatenate([_present_geometries(roads, crs), _present_geometries(extra_lines, crs)])
+    road_geoms = _metric_rows(roads, crs)
+    lines = np.concatenate([_present(road_geoms), _present_geometries(extra_lines, crs)])
     shapely.prepare(admin.district)
     lines = lines[shapely.intersects(admin.district, lines)]
-    faces, strip_pieces = cut_strips(
-        faces_of(np.concatenate([lines, admin.lines()]), admin.district), side
-    )
+    noded, edges = noded_faces(np.concatenate([lines, admin.lines()]), admin.district)
+    faces, strip_pieces, strip_cuts = cut_strips_traced(noded, side)
     face_subdistrict, face_community = admin.locate(shapely.point_on_surface(faces))
     face_group = group_ids(face_subdistrict, face_community)
     labels = merge(
@@ -501,7 +670,8 @@ def unit_grids_from_roads(
     block_face = block_face[block_part]
 
     large = shapely.area(blocks) > SPLIT_ABOVE * target
-    pieces, piece_block = split_faces(blocks[large], side)
+    split_blocks = split_into_squares(blocks[large], side)
+    pieces, piece_block = split_blocks.pieces, split_blocks.face
     first, second, shared = shared_boundaries(pieces)
     siblings = piece_block[first] == piece_block[second]
     piece_labels = merge(
@@ -517,7 +687,7 @@ def unit_grids_from_roads(
 
     grid_face = np.concatenate([block_face[~large], cell_face])
     split = [False] * int((~large).sum()) + [True] * len(cells)
-    return unit_grid_frame(
+    grids, polygons, codes = _numbered_grids(
         np.concatenate([blocks[~large], cells]),
         face_subdistrict[grid_face],
         face_community[grid_face],
@@ -528,3 +698,7 @@ def unit_grids_from_roads(
         metric_crs=crs,
         facts=[{"split": s} for s in split],
     )
+    trace = FaceTrace(
+        noded, strip_cuts, labels, block_part, large, split_blocks, piece_labels, cell_part
+    )
+    return UnitGridBuild(grids, roads, road_geoms, edges, trace, polygons, codes, crs)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import HANKOU, METRIC
+from conftest import HANKOU, METRIC, metric_polygons
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Polygon, box
@@ -26,7 +28,7 @@ from grids.road_grid import (
     road_grid_table,
     workload_by_grid,
 )
-from grids.unit_grids import unit_grids_from_roads
+from grids.unit_grids import unit_grid_build, unit_grids_from_roads
 from server.cli import boundary_from_roads
 
 X0, Y0 = 460_000.0, 3_850_000.0
@@ -393,3 +395,128 @@ def test_hankou_roads_in_unit_grids_built_from_them_match_an_overlay_reference()
     difference = np.array([got.get(pair, 0.0) - reference.get(pair, 0.0) for pair in pairs])
     assert (np.abs(difference) <= near_edge + 1e-6).all()
     assert (np.abs(difference) > 1.0).sum() > 100
+
+
+def boundary_attribution_allowance(
+    road_lines: np.ndarray,
+    polygons: np.ndarray,
+    line_rows: np.ndarray,
+    grid_rows: np.ndarray,
+) -> np.ndarray:
+    """Return how much of each road keeps within twice the edge tolerance of each grid's edge.
+
+    Only that much of a road may be attributed differently by two ways of sharing the roads that
+    run along grid edges.
+    """
+    rims = shapely.buffer(shapely.boundary(polygons), 2 * EDGE_TOLERANCE_M)
+    lengths: np.ndarray = shapely.length(
+        shapely.intersection(road_lines[line_rows], rims[grid_rows])
+    )
+    return lengths
+
+
+def assert_matches_geometric_table(
+    table: pd.DataFrame,
+    roads: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check a table of roads in grids built from them against :func:`road_grid_table`.
+
+    Returns the differences per pair and what of each pair's road keeps near the grid's edge.
+    """
+    assert list(table.columns) == TABLE_COLUMNS
+    assert table.dtypes.equals(road_grid_table(roads.iloc[:0], grids, metric_crs=METRIC).dtypes)
+    ordered = table.sort_values(["grid_code", "line_id"], kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(table, ordered)
+    geometric = as_dict(road_grid_table(roads, grids, metric_crs=METRIC))
+    got = as_dict(table)
+    pairs = sorted(got.keys() | geometric.keys())
+    row_of_line = {line_id: row for row, line_id in enumerate(roads["id"])}
+    row_of_grid = {code: row for row, code in enumerate(grids["code"])}
+    line_rows = np.array([row_of_line[line_id] for _, line_id in pairs], dtype=np.intp)
+    grid_rows = np.array([row_of_grid[code] for code, _ in pairs], dtype=np.intp)
+    road_lines = np.asarray(roads.to_crs(METRIC).geometry.array, dtype=object)
+    near_edge = boundary_attribution_allowance(
+        road_lines, metric_polygons(grids), line_rows, grid_rows
+    )
+    difference = np.array([got.get(pair, 0.0) - geometric.get(pair, 0.0) for pair in pairs])
+    assert (np.abs(difference) <= near_edge + 1e-6).all()
+    return difference, near_edge
+
+
+def test_hankou_table_from_the_build_matches_the_geometric_table() -> None:
+    # unit grids whose edges are the roads: the table of the build comes from its noding
+    roads = import_layer(HANKOU, "roads").frame
+    build = unit_grid_build(
+        roads, boundary_from_roads(roads, file=HANKOU.name), county_code="420102"
+    )
+    table = build.road_table()
+    difference, near_edge = assert_matches_geometric_table(table, roads, build.grids)
+    # pairs whose road keeps away from the grid's edges agree to the micrometre, and the table
+    # splits many roads between grids: most of it runs along their edges
+    assert (np.abs(difference[near_edge == 0]) <= 1e-6).all()
+    assert (near_edge > 1.0).sum() > 1_000
+    # every metre of every road is counted once
+    road, _, length = build.road_lengths()
+    road_lines = np.asarray(roads.to_crs(build.metric_crs).geometry.array, dtype=object)
+    sums = np.bincount(road, weights=length, minlength=len(roads))
+    np.testing.assert_allclose(sums, shapely.length(road_lines), rtol=1e-9, atol=1e-6)
+    assert table["length_m"].sum() == pytest.approx(sums.sum(), abs=len(table) * 1e-9 + 1.0)
+
+
+@st.composite
+def lattice_districts(draw: st.DrawFn) -> dict[str, Any]:
+    """A rectangular district, two sub-districts and roads, all on a 10 m lattice.
+
+    Roads run between points on the lattice 50 m beyond the district, so that two roads cross,
+    meet or run along each other exactly, never a hair apart; the first is drawn twice, and one
+    more ends inside the district.
+    """
+    columns, rows = draw(st.integers(20, 80)), draw(st.integers(20, 80))
+    width, height = 10.0 * columns, 10.0 * rows
+    outline = box(X0, Y0, X0 + width, Y0 + height)
+    split_x = X0 + 10.0 * draw(st.integers(5, columns - 5))
+    west, east = box(X0, Y0, split_x, Y0 + height), box(split_x, Y0, X0 + width, Y0 + height)
+    lattice_x = st.integers(-5, columns + 5).map(lambda i: X0 + 10.0 * i)
+    lattice_y = st.integers(-5, rows + 5).map(lambda j: Y0 + 10.0 * j)
+    roads = [
+        LineString([(draw(lattice_x), Y0 - 50.0), (draw(lattice_x), Y0 + height + 50.0)])
+        for _ in range(draw(st.integers(1, 5)))
+    ]
+    roads += [
+        LineString([(X0 - 50.0, draw(lattice_y)), (X0 + width + 50.0, draw(lattice_y))])
+        for _ in range(draw(st.integers(0, 5)))
+    ]
+    centre = (X0 + 10.0 * (columns // 2), Y0 + 10.0 * (rows // 2))
+    roads += [LineString(roads[0].coords), LineString([centre, (centre[0] + 70, centre[1] + 30)])]
+    return {
+        "outline": outline,
+        "boundary": gpd.GeoDataFrame(geometry=[outline], crs=METRIC),
+        "subdistricts": gpd.GeoDataFrame(
+            {"code": ["410108001", "410108002"]}, geometry=[west, east], crs=METRIC
+        ),
+        "roads": line_frame(roads),
+        "target": draw(st.floats(2_000, 40_000)),
+    }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(district=lattice_districts())
+def test_table_from_the_build_counts_every_metre_once(district: dict[str, Any]) -> None:
+    roads = district["roads"]
+    build = unit_grid_build(
+        roads,
+        district["boundary"],
+        subdistricts=district["subdistricts"],
+        county_code="410108",
+        target_area_m2=district["target"],
+        metric_crs=METRIC,
+    )
+    road, grid, length = build.road_lengths()
+    assert ((road >= 0) & (road < len(roads)) & (grid >= 0) & (grid < len(build.grids))).all()
+    # the grids partition the district: what of a road is inside it is in exactly one grid
+    lines = np.asarray(roads.geometry.array)
+    inside = shapely.length(shapely.intersection(lines, district["outline"]))
+    totals = np.bincount(road, weights=length, minlength=len(roads))
+    np.testing.assert_allclose(totals, inside, rtol=1e-9, atol=1e-6)
+    assert_matches_geometric_table(build.road_table(), roads, build.grids)

@@ -31,6 +31,7 @@ from grids.errors import GridBuildError, GridCodeError
 from grids.unit_grids import (
     MERGE_BELOW,
     isoperimetric_quotients,
+    unit_grid_build,
     unit_grid_stats,
     unit_grids_from_roads,
 )
@@ -107,6 +108,37 @@ def test_building_again_gives_the_same_grids(district: dict[str, Any]) -> None:
     second = unit_grids_from_roads(district["roads"], district["boundary"], **kwargs)
     assert_geodataframe_equal(first, second)
     assert first.geometry.to_wkb().tolist() == second.geometry.to_wkb().tolist()
+
+
+def test_the_build_keeps_the_grids_and_the_roads_they_are_made_of() -> None:
+    # blocks merged, a large one split, a strip between carriageways cut across, a dead end
+    outline = box(X0, Y0, X0 + 1_050, Y0 + 450)
+    roads = [LineString([(X0 + x, Y0), (X0 + x, Y0 + 450)]) for x in (45.0, 90.0, 400.0, 404.0)]
+    roads += [LineString([(X0, Y0 + 200), (X0 + 1_050, Y0 + 200)])]
+    roads += [LineString([(X0 + 700, Y0 + 300), (X0 + 760, Y0 + 330)])]
+    road_frame = frame(roads, id=[f"R{i}" for i in range(len(roads))])
+    arguments: dict[str, Any] = {
+        "county_code": "410108",
+        "target_area_m2": 10_000.0,
+        "metric_crs": METRIC,
+    }
+    build = unit_grid_build(road_frame, frame([outline]), **arguments)
+    assert_geodataframe_equal(
+        build.grids, unit_grids_from_roads(road_frame, frame([outline]), **arguments)
+    )
+    # the grids as built are those of the layer, in the order they were numbered in
+    order = np.argsort(np.asarray(build.codes, dtype=str), kind="stable")
+    assert [build.codes[i] for i in order] == build.grids["code"].tolist()
+    assert (
+        shapely.hausdorff_distance(build.polygons[order], metric_polygons(build.grids)) < 1e-6
+    ).all()
+    assert any(attrs["split"] for attrs in build.grids["attrs"])
+    assert build.trace.strips.is_strip.any()
+    # each road inside the district is counted in full, in the grids it runs through
+    table = build.road_table()
+    totals = table.groupby("line_id")["length_m"].sum()
+    inside = shapely.length(shapely.intersection(np.asarray(roads, dtype=object), outline))
+    np.testing.assert_allclose(totals.reindex(road_frame["id"]).to_numpy(), inside, atol=1e-6)
 
 
 def test_roadless_land_is_split_into_compact_grids_of_about_the_target_area() -> None:
