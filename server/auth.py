@@ -16,8 +16,10 @@ import json
 import logging
 import math
 import secrets
+import time
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -37,6 +39,15 @@ LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
 """How stale a token's last-used time may get: it is written at most this often."""
 MAX_TOKEN_DAYS: Final = 36_500
 """The longest a token may be valid, in days (a century; 0 is for tokens that never expire)."""
+
+TOKEN_CHECK_SECONDS: Final = 2.0
+"""How long a process reuses a token it looked up, rather than asking the database every request.
+
+A revocation by this process (``POST /tokens/{id}/revoke``) takes effect at once; one by another
+process (``dutygrid token revoke``, another worker) within this many seconds. Expiry is checked on
+every request.
+"""
+_TOKEN_CHECK_ENTRIES: Final = 1024
 
 _TOKENS = tokens_table(sa.MetaData())
 _SESSIONS = sessions_table(sa.MetaData())
@@ -341,6 +352,7 @@ def revoke_token(
     stamp = _iso(now or utc_now())
     connection.execute(_TOKENS.update().where(_TOKENS.c.id == token_id).values(revoked_at=stamp))
     connection.execute(_SESSIONS.delete().where(_SESSIONS.c.token_id == token_id))
+    forget_token_checks()
     return get_token(connection, token_id), True
 
 
@@ -383,18 +395,43 @@ def authenticate_token(
     """
     now = now or utc_now()
     digest = hash_secret(secret.strip())
-    with store.connection() as connection:
-        row = (
-            connection.execute(sa.select(_TOKENS).where(_TOKENS.c.secret_sha256 == digest))
-            .mappings()
-            .first()
-        )
-    if row is None or not hmac.compare_digest(str(row["secret_sha256"]), digest):
-        raise AuthError("the token is not one this service issued; check that it was copied whole")
-    record = _record(row)
+    checks = _token_checks.setdefault(store, {})
+    checked = checks.get(digest)
+    if checked is not None and time.monotonic() - checked[0] < TOKEN_CHECK_SECONDS:
+        looked_up, record = checked
+    else:
+        with store.connection() as connection:
+            row = (
+                connection.execute(sa.select(_TOKENS).where(_TOKENS.c.secret_sha256 == digest))
+                .mappings()
+                .first()
+            )
+        if row is None or not hmac.compare_digest(str(row["secret_sha256"]), digest):
+            raise AuthError(
+                "the token is not one this service issued; check that it was copied whole"
+            )
+        record = _record(row)
+        if len(checks) >= _TOKEN_CHECK_ENTRIES:
+            checks.clear()
+        looked_up = time.monotonic()
+        checks[digest] = (looked_up, record)
     _check_usable(record, now)
     due = record.last_used_at is None or now - _parse(record.last_used_at) >= LAST_USED_RESOLUTION
+    if due:
+        # the caller writes the last-used time; the next requests within the check are not due
+        checks[digest] = (looked_up, replace(record, last_used_at=_iso(now)))
     return _principal(record, via), due
+
+
+_token_checks: weakref.WeakKeyDictionary[Store, dict[str, tuple[float, TokenRecord]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Tokens looked up lately, per store: secret digest -> (when, record); see TOKEN_CHECK_SECONDS."""
+
+
+def forget_token_checks() -> None:
+    """Make the next request of every token look it up in the database again (a revocation)."""
+    _token_checks.clear()
 
 
 def note_token_used(store: Store, token_id: str, *, now: datetime | None = None) -> None:

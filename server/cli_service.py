@@ -7,6 +7,7 @@ its hash, so a lost token cannot be shown again: revoke it and create another.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -59,6 +60,13 @@ def serve_command(
             help="proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated)"
         ),
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="worker processes (each answers requests on its own core; 1 to a core at most)",
+        ),
+    ] = 1,
 ) -> None:
     """Run the web service: API docs at /docs, OGC API – Features at /ogc, sign-in at /login."""
     import uvicorn  # noqa: PLC0415 - only the service needs it
@@ -76,8 +84,13 @@ def serve_command(
             f"`dutygrid token create --db {db or settings.database_url} --role admin --name NAME`"
         )
     out.errors.print(f"serving {_safe_url(url)} on http://{host}:{port} (API docs at /docs)")
+    if workers > 1:
+        # each worker makes the app anew, and finds the database in the environment
+        os.environ["DUTYGRID_DATABASE_URL"] = url
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if workers == 1 else "server.asgi:app_from_environment",
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         proxy_headers=True,

@@ -157,6 +157,18 @@ def _opaque(tag: str) -> str:
     return tag[2:] if tag.startswith("W/") else tag
 
 
+def not_modified(request: Request, current: str) -> bool:
+    """Return whether a read's ``If-None-Match`` names the resource's current ETag (answer 304).
+
+    Tags are compared weakly, and ``*`` matches any version.
+    """
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {_opaque(tag) for tag in header.split(",") if tag.strip()}
+    return "*" in tags or _opaque(current) in tags
+
+
 def check_if_match(request: Request, current: str, *, required: bool = False) -> None:
     """Check a change's ``If-Match`` against the resource's current ETag.
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from server.dependencies import LayerReader, SettingsDep, StoreDep
+from server.dependencies import LayerReader, SettingsDep, StoreDep, not_modified, weak_etag
 from server.errors import InvalidParameterError
 from server.ogc.geojson import (
     BBOX_EXAMPLE,
@@ -54,7 +54,10 @@ def _page_url(request: Request, *, limit: int, offset: int) -> str:
     "/collections/{collection_id}/items",
     summary="Features",
     response_class=Response,
-    responses=geojson_content(feature_collection_schema(), "a page of features"),
+    responses={
+        **geojson_content(feature_collection_schema(), "a page of features"),
+        304: {"description": "the page has not changed since the ETag in If-None-Match"},
+    },
 )
 def items(
     collection_id: CollectionId,
@@ -102,8 +105,14 @@ def items(
     page = source.items(store, bbox=box, limit=page_size, offset=offset, datetime=datetime_)
     base = ogc_base(request)
     collection_href = f"{base}/collections/{quote(source.id, safe='')}"
+    self_url = _page_url(request, limit=page_size, offset=offset)
+    headers = {}
+    if page.version is not None:
+        headers["ETag"] = weak_etag(page.version, self_url, collection_href, bbox_crs, crs)
+        if not_modified(request, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
     links = [
-        link(_page_url(request, limit=page_size, offset=offset), "self", GEOJSON, "this page"),
+        link(self_url, "self", GEOJSON, "this page"),
         link(collection_href, "collection", JSON, f"the collection {source.id}"),
     ]
     if page.more:
@@ -119,7 +128,7 @@ def items(
     }
     if page.number_matched is not None:
         members["numberMatched"] = page.number_matched
-    return feature_collection_response(members, page.features)
+    return feature_collection_response(members, page.features, headers=headers)
 
 
 @router.get(

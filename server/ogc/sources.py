@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from geodata.layers import LAYERS, LayerSpec
 from server.errors import NotFound
 from server.ogc.geojson import Bounds, encode_features, geojson_features
-from server.ogc.pages import feature_count, read_rows
+from server.ogc.page_cache import PageCache, layer_version
+from server.ogc.pages import read_provenance, read_rows
 from server.storage import Store
 
 
@@ -31,11 +32,15 @@ class Page:
         Whether features follow this page.
     number_matched
         How many features match in all, where that is cheap to know; else None.
+    version
+        The version of the collection the page is of, where it names that content for good
+        (an ETag may be made of it); else None.
     """
 
     features: Sequence[Mapping[str, Any] | str]
     more: bool
     number_matched: int | None
+    version: str | None = None
 
 
 class FeatureSource(Protocol):
@@ -120,15 +125,31 @@ class LayerSource:
         offset: int,
         datetime: str | None,
     ) -> Page:
-        """Return a page of the layer; one feature more is read to tell whether others follow."""
+        """Return a page of the layer; one feature more is read to tell whether others follow.
+
+        Pages of a layer whose last write has settled are kept (:data:`PAGES`) under the layer's
+        version, and given again until the layer is written anew.
+        """
         with store.connection() as connection:
+            provenance = read_provenance(connection, self.spec.name)
+            version = layer_version(provenance)
+            key = (self.spec.name, version, bbox, limit, offset)
+            if version is not None:
+                kept = PAGES.get(store, key)
+                if kept is not None:
+                    return kept
             rows = read_rows(connection, self.spec, bbox=bbox, limit=limit + 1, offset=offset)
-            matched = feature_count(connection, self.spec.name) if bbox is None else None
+        matched = None
+        if bbox is None:
+            matched = provenance.feature_count if provenance is not None else 0
         more = len(rows) > limit
-        features = encode_features(rows[:limit], self.spec)
+        features = tuple(encode_features(rows[:limit], self.spec))
         if bbox is not None and offset == 0 and not more:
             matched = len(features)
-        return Page(features, more, matched)
+        page = Page(features, more, matched, version)
+        if version is not None:
+            PAGES.put(store, key, page, sum(len(text) for text in features))
+        return page
 
     def item(self, store: Store, feature_id: str) -> dict[str, Any]:
         """Return the feature ``feature_id``."""
@@ -140,6 +161,10 @@ class LayerSource:
                 feature=feature_id,
             )
         return geojson_features(frame, self.spec)[0]
+
+
+PAGES: PageCache[Page] = PageCache()
+"""The pages of layers this process has read lately (see :mod:`server.ogc.page_cache`)."""
 
 
 def layer_sources() -> dict[str, FeatureSource]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,14 +19,18 @@ from typer.testing import CliRunner
 from server.app import create_app
 from server.auth import (
     SESSION_COOKIE,
+    TOKEN_CHECK_SECONDS,
     Principal,
     Role,
+    authenticate_token,
     create_token,
     require_squad,
+    revoke_token,
     utc_now,
 )
 from server.cli import app as cli
-from server.errors import InvalidParameterError, PermissionDenied
+from server.errors import AuthError, InvalidParameterError, PermissionDenied
+from server.migrations import tokens_table
 from server.settings import Settings
 from server.storage import Store
 
@@ -277,3 +282,30 @@ def test_require_squad() -> None:
     require_squad(Principal("tok_2", "a", Role.ADMIN), "squad-02")
     with pytest.raises(PermissionDenied):
         require_squad(Principal("tok_3", "v", Role.VIEWER, squads=("squad-01",)), "squad-01")
+
+
+def test_a_token_check_is_reused_briefly_and_forgotten_on_revoke(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.transaction() as connection:
+        first, first_secret = create_token(connection, role=Role.VIEWER, name="a", created_by="t")
+        second, second_secret = create_token(connection, role=Role.VIEWER, name="b", created_by="t")
+    assert authenticate_token(store, first_secret)[0].token_id == first.id
+    assert authenticate_token(store, second_secret)[0].token_id == second.id
+    # revoked by another process: this one sees it once its check is TOKEN_CHECK_SECONDS old
+    tokens = tokens_table(sa.MetaData())
+    with store.transaction() as connection:
+        stamp = utc_now().isoformat()
+        connection.execute(tokens.update().where(tokens.c.id == first.id).values(revoked_at=stamp))
+    assert authenticate_token(store, first_secret)[0].token_id == first.id
+    started = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: started + TOKEN_CHECK_SECONDS + 1)
+    with pytest.raises(AuthError, match="revoked"):
+        authenticate_token(store, first_secret)
+    monkeypatch.undo()
+    # revoked by this process: refused at once
+    assert authenticate_token(store, second_secret)[0].token_id == second.id
+    with store.transaction() as connection:
+        revoke_token(connection, second.id)
+    with pytest.raises(AuthError, match="revoked"):
+        authenticate_token(store, second_secret)

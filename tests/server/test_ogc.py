@@ -198,7 +198,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(store_url: str, filled_store: Store, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Run ``dutygrid serve`` on a free loopback port; yield its OGC API URL and a token.
+    """Run ``dutygrid serve --workers 2`` on a free loopback port; yield its OGC URL and a token.
 
     GDAL holds the GIL while it reads, so the server runs in a process of its own.
     """
@@ -213,6 +213,8 @@ def live_server(store_url: str, filled_store: Store, tmp_path: Path) -> Iterator
         store_url,
         "--port",
         str(port),
+        "--workers",
+        "2",  # each worker a process of its own, finding the database in the environment
     ]
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
