@@ -288,10 +288,16 @@ class CutGrid(NamedTuple):
 
     def squares(self, face: IndexArray, xy: FloatArray) -> IndexArray:
         """Return the cell of its face's grid each point lies in (a number in that grid)."""
-        offset = xy - self.origin[face]
-        along, across = self.along[face], self.across[face]
-        u = (offset * along).sum(axis=1) / np.maximum((along * along).sum(axis=1), 1e-300)
-        v = (offset * across).sum(axis=1) / np.maximum((across * across).sum(axis=1), 1e-300)
+        # column by column: the same sums as over the rows of (n, 2) arrays, a good deal faster
+        x, y = xy[:, 0] - self.origin[face, 0], xy[:, 1] - self.origin[face, 1]
+        along_x, along_y = self.along[:, 0], self.along[:, 1]
+        across_x, across_y = self.across[:, 0], self.across[:, 1]
+        u = (x * along_x[face] + y * along_y[face]) / np.maximum(
+            along_x * along_x + along_y * along_y, 1e-300
+        )[face]
+        v = (x * across_x[face] + y * across_y[face]) / np.maximum(
+            across_x * across_x + across_y * across_y, 1e-300
+        )[face]
         cells = self.cells[face]
         i = np.clip(np.floor(u * cells[:, 0]), 0, cells[:, 0] - 1).astype(np.intp)
         j = np.clip(np.floor(v * cells[:, 1]), 0, cells[:, 1] - 1).astype(np.intp)
@@ -464,7 +470,18 @@ def cut_strips_traced(
     node_points = geometry_array(shapely.points(coords[is_node]))
     node_count = np.bincount(node_strip, minlength=len(strips))
     node_start = np.cumsum(node_count) - node_count
-    node_points = node_points[np.argsort(node_strip, kind="stable")]
+    by_strip = np.argsort(node_strip, kind="stable")
+    node_points = node_points[by_strip]
+    node_piece = coord_piece[is_node][by_strip]
+    # Two strips side by side cut their common edge at nodes a hair apart: give them one
+    # coordinate, or each strip's pieces would be snapped onto the other's and the two swap.
+    near, other = shapely.STRtree(node_points).query(
+        node_points, predicate="dwithin", distance=_VERTEX_PRECISION_M
+    )
+    representative = np.arange(len(node_points))
+    np.minimum.at(representative, near, other)
+    node_points = node_points[representative]
+    moved = np.flatnonzero(representative != np.arange(len(node_points)))
 
     # The faces beside each strip get its nodes: found through the faces' shared edges, and for
     # strips beside strips, through the pieces the nodes touch.
@@ -481,8 +498,12 @@ def cut_strips_traced(
         node_points, predicate="dwithin", distance=_VERTEX_PRECISION_M
     )
     other_strip = piece_strip[piece_index] != np.sort(node_strip, kind="stable")[node_index]
-    node = np.r_[node, node_index[other_strip]]
-    target = np.r_[target, int((~is_strip).sum()) + piece_index[other_strip]]
+    node = np.r_[node, node_index[other_strip], moved]
+    target = np.r_[
+        target,
+        int((~is_strip).sum()) + piece_index[other_strip],
+        int((~is_strip).sum()) + node_piece[moved],
+    ]
 
     result: GeometryArray = np.concatenate([faces[~is_strip], pieces])
     if len(target):

@@ -334,3 +334,42 @@ def test_stats_of_no_grids() -> None:
         stats = unit_grid_stats(empty, metric_crs=METRIC)
     assert stats["count"] == 0
     assert np.isnan(stats["median_area_m2"])
+
+
+def test_two_strips_of_a_community_cut_by_one_road_merge() -> None:
+    # the road cuts the community into two thin strips side by side; each is cut into pieces on
+    # its own, and the nodes where the cuts meet the road must be one coordinate for both
+    x0, x1, x2 = 463000.0, 463107.046875, 463527.0
+    y0, y1, y2 = 3853000.0, 3853248.6094102934, 3853318.0
+    boundary = frame([shapely.box(x0, y0, x2, y2)])
+    subdistricts = frame(
+        [shapely.box(x0, y0, x1, y2), shapely.box(x1, y0, x2, y2)], code=["410108001", "410108002"]
+    )
+    communities = frame(
+        [
+            shapely.box(x0, y0, x1, y1),
+            shapely.box(x0, y1, x1, y2),
+            shapely.box(x1, y0, x2, y1),
+            shapely.box(x1, y1, x2, y2),
+        ],
+        code=["410108001001", "410108001002", "410108002001", "410108002002"],
+        subdistrict_code=["410108001", "410108001", "410108002", "410108002"],
+    )
+    roads = frame(
+        [
+            shapely.LineString([(463098.8125, 3852950), (462991.765625, 3853368)]),
+            shapely.LineString([(x0, 3852950), (x0, 3853368)]),
+        ]
+    )
+    grids = unit_grids_from_roads(
+        roads,
+        boundary,
+        subdistricts=subdistricts,
+        communities=communities,
+        county_code="410108",
+        target_area_m2=30836.0,
+        metric_crs=METRIC,
+    )
+    cut = grids[grids["community_code"] == "410108001001"]
+    assert len(cut) == 1
+    assert metric_polygons(cut)[0].area == pytest.approx((x1 - x0) * (y1 - y0), rel=1e-6)
