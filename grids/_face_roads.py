@@ -533,7 +533,7 @@ def noded_road_lengths(
     odd_roads = np.flatnonzero(odd)
     plain = ~odd[member_road]
     member_edge, member_road = member_edge[plain], member_road[plain]
-    used = np.unique(member_edge)
+    used = np.flatnonzero(np.bincount(member_edge, minlength=len(edges)))
     edges, member_edge = edges[used], np.searchsorted(used, member_edge)
     segments = _subset(segments, used)
     stretches, grid = _grid_stretches(_side_stretches(segments, trace.faces, tolerance), trace)
