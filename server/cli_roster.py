@@ -39,9 +39,9 @@ from grids.policy import (
 )
 from grids.rostering import RosterOptions, RosterProgress, plan_roster, with_absences
 from grids.staff import read_staff
-from server.cli import DbOption, JsonOption, Output, app, settings_for, user_errors
+from server.cli import DbOption, JsonOption, Output, app, existing_store
 from server.roster_store import BUNDLED_POLICY_SOURCE, RosterStore, StoredRoster
-from server.storage import Store, database_url
+from server.storage import Store
 
 __all__ = [
     "parse_absence",
@@ -113,11 +113,7 @@ def staff_import_command(
 ) -> None:
     """Replace the stored staff with a staff list; nothing is written if any row is wrong."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
-    with (
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
-    ):
+    with existing_store(out, db) as store:
         rosters = RosterStore(store)
         squads = _squads(store)
         policy, _ = rosters.current_policy()
@@ -181,11 +177,7 @@ def staff_demo_command(
 ) -> None:
     """Store made-up staff for the Huiji squads: DEMO DATA, not real people."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
-    with (
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
-    ):
+    with existing_store(out, db) as store:
         squads = _squads(store)
         if not squads:
             out.fail(
@@ -224,11 +216,7 @@ def policy_import_command(
 ) -> None:
     """Store a duty policy under its version (a version is never overwritten with other rules)."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
-    with (
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
-    ):
+    with existing_store(out, db) as store:
         policy = load_policy(file)
         try:
             text = file.read_text("utf-8")
@@ -254,11 +242,7 @@ def policy_show_command(
 ) -> None:
     """Show the stored duty policy, or the bundled Huiji policy when none is stored."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
-    with (
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
-    ):
+    with existing_store(out, db) as store:
         rosters = RosterStore(store)
         versions = {v["version"]: v for v in rosters.policy_versions()}
         if version is not None:
@@ -470,11 +454,9 @@ def roster_solve_command(
 ) -> None:
     """Make a roster for a week and store it; --replan changes a stored one as little as it can."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
     with (
         value_errors(out),
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
+        existing_store(out, db) as store,
     ):
         days = week_dates(week)
         rosters = RosterStore(store)
@@ -602,11 +584,9 @@ def roster_show_command(
 ) -> None:
     """Show a stored roster: its report, and who works when (and where)."""
     out = Output(as_json=as_json)
-    settings = settings_for(db)
     with (
         value_errors(out),
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
+        existing_store(out, db) as store,
     ):
         stored = RosterStore(store).roster(roster, week=week)
         on = date.fromisoformat(day) if day else None

@@ -22,11 +22,10 @@ from typing import Annotated, Final, Literal
 import typer
 
 from grids.roster_io import write_assignments_csv, write_assignments_xlsx
-from server.cli import DbOption, JsonOption, Output, settings_for, user_errors
+from server.cli import DbOption, JsonOption, Output, existing_store
 from server.cli_roster import roster_app
 from server.duty_sheets import stored_duty_sheet
 from server.roster_store import RosterStore
-from server.storage import Store, database_url
 
 __all__ = ["EXPORT_FORMATS", "roster_export_command", "write_atomically"]
 
@@ -105,11 +104,9 @@ def roster_export_command(
             f"unknown --headers {headers!r}; use zh or en",
         )
     language: Literal["zh", "en"] = "en" if headers == "en" else "zh"
-    settings = settings_for(db)
     with (
         _export_errors(out),
-        user_errors(out),
-        Store.open(database_url(settings.database_url), create=False) as store,
+        existing_store(out, db) as store,
     ):
         try:
             stored = RosterStore(store).roster(roster, week=week)
