@@ -32,7 +32,6 @@ skipped. Whether the people, posts and hours make a lawful roster is a matter fo
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ import openpyxl
 import pandas as pd
 
 from geodata.errors import CellProblem, FieldError, InputFileError, TableFileError
+from grids._sheet_rows import csv_rows, xlsx_rows
 from grids.calendar import HolidayCalendar
 from grids.policy import DayType, DutyPolicy, parse_clock
 from grids.roster import ASSIGNMENT_COLUMNS, TASKS, check_assignments, empty_assignments
@@ -191,43 +191,6 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _csv_rows(file: Path, encoding: str | None) -> list[tuple[int, list[str]]]:
-    data = file.read_bytes()
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    for name in encodings:
-        try:
-            text = data.decode(name)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputFileError(
-            f"the text is neither {' nor '.join(encodings)}; save the file as UTF-8",
-            file=file.name,
-        )
-    text = text.removeprefix("\ufeff")
-    return list(enumerate(csv.reader(io.StringIO(text, newline="")), 1))
-
-
-def _xlsx_rows(file: Path, sheet: str | None) -> list[tuple[int, list[str]]]:
-    try:
-        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise InputFileError(f"not a readable .xlsx workbook: {exc}", file=file.name) from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InputFileError(
-                f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})", file=file.name
-            )
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        return [
-            (n, [_cell_text(value) for value in row])
-            for n, row in enumerate(worksheet.iter_rows(values_only=True), 1)
-        ]
-    finally:
-        book.close()
 
 
 def _header(rows: list[tuple[int, list[str]]], file: str) -> tuple[int, dict[str, int]]:
@@ -500,9 +463,9 @@ def read_assignments(
     suffix = file.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            rows = _csv_rows(file, encoding)
+            rows = csv_rows(file, encoding)
         elif suffix in (".xlsx", ".xlsm"):
-            rows = _xlsx_rows(file, sheet)
+            rows = xlsx_rows(file, sheet, _cell_text)
         else:
             raise InputFileError(
                 f"unknown roster file type {suffix!r}: give a .csv or .xlsx file", file=file.name

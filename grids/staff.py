@@ -19,7 +19,6 @@ Cell formats:
 from __future__ import annotations
 
 import csv
-import io
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -29,9 +28,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
-import openpyxl
-
 from geodata.errors import CellProblem, FieldError, InputFileError, TableFileError
+from grids._sheet_rows import csv_rows, xlsx_rows
 
 __all__ = [
     "ROLES",
@@ -438,44 +436,6 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_rows(file: Path, encoding: str | None) -> list[tuple[int, list[str]]]:
-    data = file.read_bytes()
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    for name in encodings:
-        try:
-            text = data.decode(name)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputFileError(
-            f"the text is neither {' nor '.join(encodings)}; save the file as UTF-8",
-            file=file.name,
-        )
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)]
-
-
-def _xlsx_rows(file: Path, sheet: str | None) -> list[tuple[int, list[str]]]:
-    try:
-        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise InputFileError(f"not a readable .xlsx workbook: {exc}", file=file.name) from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InputFileError(
-                f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})", file=file.name
-            )
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        return [
-            (n, [_cell_text(value) for value in row])
-            for n, row in enumerate(worksheet.iter_rows(values_only=True), 1)
-        ]
-    finally:
-        book.close()
-
-
 def _header(rows: list[tuple[int, list[str]]], file: str) -> tuple[int, dict[str, int]]:
     for position, (_, cells) in enumerate(rows[:_HEADER_ROWS_SEARCHED]):
         columns: dict[str, int] = {}
@@ -635,9 +595,9 @@ def read_staff(
     suffix = file.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            rows = _csv_rows(file, encoding)
+            rows = csv_rows(file, encoding)
         elif suffix in (".xlsx", ".xlsm"):
-            rows = _xlsx_rows(file, sheet)
+            rows = xlsx_rows(file, sheet, _cell_text)
         else:
             raise InputFileError(
                 f"unknown staff file type {suffix!r}: give a .csv or .xlsx file", file=file.name
