@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -34,6 +34,9 @@ from grids.staff import MAX_CONTRACT_HOURS
 
 MIN_SOLVE_S = 0.2
 """The least time a solve is given, in seconds."""
+SURE_NIGHT_CAP = 2
+"""Night shifts a person may always take under the fair-nights rule: an even share (at least
+one) plus one, however many people share the nights."""
 _FIRST_SOLVE_SHARE = 0.7
 
 
@@ -129,6 +132,8 @@ class Group:
 
     The first role (officers, or leaders) is searched for alone, against the needs only it can
     fill; the second (assistants) then against every need, with the first role's number fixed.
+    When the time runs out before that number is found, the assistants are searched for alone,
+    against what the officers needed do not cover: a number that is enough (an upper bound).
     """
 
     def __init__(
@@ -182,8 +187,19 @@ class Group:
         )
         second: int | None = 0
         second_proven = True
+        at_most: int | None = None
         if self.second and first is None:
+            # Officers fill what assistants do with their spare hours, and how many officers
+            # there will be is unknown: nothing above 0 bounds the assistants from below, but
+            # those that cover the rest without any officer's help are enough.
             second, second_proven = None, False
+            bounds = Bounds(0, 0, 0)
+            at_most = self._without_officers(clock.share(1), solver)
+            if at_most is not None:
+                notes.append(
+                    f"{self.squad_id}: the assistants needed are at most {at_most}, counted "
+                    "without the officers' spare hours (the officers needed were not found)"
+                )
         elif self.second:
             second, second_proven = fewest(
                 lambda n: coverage_problem(
@@ -196,10 +212,44 @@ class Group:
                 clock.share(1),
                 solver,
             )
-        if second is None:
+        if second is None and at_most is None:
             notes.append(self._late("assistants"))
-        rows.append(need_row(self.squad_id, "assistant", bounds, second, second_proven))
+        rows.append(
+            need_row(self.squad_id, "assistant", bounds, second, second_proven, at_most=at_most)
+        )
         return GroupResult(rows, self.uncoverable, notes)
+
+    def _without_officers(self, clock: Clock, solver: Solver) -> int | None:
+        """Return a number of assistants that is enough whatever the officers needed, or None.
+
+        They cover, in each window, everyone needed less the officers needed (whom the officers,
+        however many, cover); their night shifts are capped at :data:`SURE_NIGHT_CAP`, which the
+        fair-nights rule allows whoever the others are. With the officers' own roster beside
+        theirs, nothing is short, so the assistants needed are at most this many.
+        """
+        officers = {(n.day, n.window): n.requirement for n in self.first}
+        rest = [
+            replace(n, requirement=n.requirement - officers.get((n.day, n.window), 0))
+            for n in self.second
+        ]
+        rest = [n for n in rest if n.requirement > 0]
+        if not rest:
+            return 0
+
+        def build(count: int) -> ShiftProblem:
+            problem = coverage_problem(self.engine(0, count), rest)
+            staff = tuple(
+                replace(
+                    person,
+                    max_shifts={k: min(v, SURE_NIGHT_CAP) for k, v in person.max_shifts.items()},
+                )
+                for person in problem.staff
+            )
+            return replace(problem, staff=staff)
+
+        start = need_bounds(rest, self.engine(0, 1), self.person_min, self.plain).lower
+        enough, _ = fewest(build, start, self.person_min, clock, solver)
+        return enough
 
     def _late(self, role: str) -> str:
         where = self.squad_id or "district"
@@ -207,7 +257,13 @@ class Group:
 
 
 def need_row(
-    squad_id: str | None, role: StaffRole, bounds: Bounds, needed: int | None, proven: bool
+    squad_id: str | None,
+    role: StaffRole,
+    bounds: Bounds,
+    needed: int | None,
+    proven: bool,
+    *,
+    at_most: int | None = None,
 ) -> dict[str, Any]:
     return {
         "squad_id": squad_id,
@@ -217,5 +273,6 @@ def need_row(
         "bound_peak": bounds.peak,
         "lower_bound": bounds.lower,
         "needed": needed,
+        "upper_bound": needed if needed is not None else at_most,
         "proven": proven and needed is not None,
     }

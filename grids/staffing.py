@@ -18,7 +18,9 @@
 Roles: ``officer`` (执法队员) for the requirements only officers may fill (strict posts, patrols,
 the officers of operations and events); ``assistant`` (协管员/劝导员) for the ``any`` requirements
 (guidance windows, the extra people of operations and events), which assistants or officers
-fill: the assistants needed come on top of the officers needed, whose spare hours count; and
+fill: the assistants needed come on top of the officers needed, whose spare hours count (when the
+time runs out before the officers needed are known, the assistants that suffice without those
+spare hours are given as an upper bound); and
 ``leader`` (带班领导) for the district's duty-leader rota.
 
 The engine problems are those of the rostering (:func:`grids.rostering_engine.squad_problem`,
@@ -84,6 +86,7 @@ NEED_COLUMNS: tuple[str, ...] = (
     "bound_peak",
     "lower_bound",
     "needed",
+    "upper_bound",
     "gap",
     "proven",
     "required_hours",
@@ -94,9 +97,13 @@ NEED_COLUMNS: tuple[str, ...] = (
 
 ``bound_hours``, ``bound_shifts`` and ``bound_peak`` are the three lower bounds of (a) and
 ``lower_bound`` their maximum; ``needed`` the fewest people found (missing, ``<NA>``, when the
-time ran out first); ``gap`` ``needed - today``; ``proven`` whether ``needed - 1`` is proven too
-few. The hours are the person-hours of the role's requirements and the share of them today's
-roster covers.
+time ran out first); ``upper_bound`` as many people as are known to be enough: ``needed`` when it
+was found, else for assistants whose squad's officers were not found in time the assistants that
+cover the rest without the officers' spare hours (``<NA>`` when not known either); ``gap``
+``needed - today``; ``proven`` whether ``needed - 1`` is proven too few. Assistants whose
+officers were not found have a lower bound of 0: however many officers there turn out to be, they
+may fill what assistants do. The hours are the person-hours of the role's requirements and the
+share of them today's roster covers.
 """
 
 COVERAGE_COLUMNS: tuple[str, ...] = (
@@ -471,7 +478,7 @@ def _need_table(
         **dict.fromkeys(
             ("today", "bound_hours", "bound_shifts", "bound_peak", "lower_bound"), "int64"
         ),
-        **dict.fromkeys(("needed", "gap"), "Int64"),
+        **dict.fromkeys(("needed", "upper_bound", "gap"), "Int64"),
         **dict.fromkeys(("required_hours", "covered_hours_today", "coverage_today"), "float64"),
         "proven": "bool",
     }

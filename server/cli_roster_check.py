@@ -341,21 +341,21 @@ def roster_validate_command(
 
 
 def _need_rows(need: StaffingNeed, names: dict[str, str]) -> list[dict[str, Any]]:
-    """Return the need by squad and role; ``short`` is a lower bound when ``needed`` is unknown."""
-    officers_known = {
-        row["squad_id"]: not pd.isna(row["needed"])
-        for row in need.table.to_dict("records")
-        if row["role"] == "officer"
-    }
+    """Return the need by squad and role, with what bounds it when ``needed`` is unknown.
+
+    ``short`` is then a lower bound of the shortfall, and ``short_at_most`` its upper bound when
+    one is known (``upper_bound``: assistants whose officers were not found in time, counted
+    without the officers' spare hours).
+    """
     rows = []
     for row in need.table.to_dict("records"):
         squad, role = row["squad_id"], str(row["role"])
         needed = None if pd.isna(row["needed"]) else int(row["needed"])
+        upper = None if pd.isna(row["upper_bound"]) else int(row["upper_bound"])
         today = int(row["today"])
         lower = int(row["lower_bound"])
-        if role == "assistant" and not officers_known.get(squad, True):
-            # Officers may fill what assistants do: with their number unknown, nothing bounds it.
-            lower = 0
+        short = max(0, (lower if needed is None else needed) - today)
+        short_at_most = None if upper is None else max(0, upper - today)
         rows.append(
             {
                 "squad_id": squad,
@@ -364,9 +364,11 @@ def _need_rows(need: StaffingNeed, names: dict[str, str]) -> list[dict[str, Any]
                 "today": today,
                 "needed": needed,
                 "lower_bound": lower,
+                "upper_bound": upper,
                 "proven": bool(row["proven"]),
-                "short": max(0, (lower if needed is None else needed) - today),
-                "short_is_lower_bound": needed is None,
+                "short": short,
+                "short_at_most": short_at_most,
+                "short_is_lower_bound": needed is None and short_at_most != short,
                 "required_hours": float(row["required_hours"]),
                 "covered_hours_today": float(row["covered_hours_today"]),
                 "coverage_today": float(row["coverage_today"]),
@@ -376,7 +378,11 @@ def _need_rows(need: StaffingNeed, names: dict[str, str]) -> list[dict[str, Any]
 
 
 def _totals(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Return today's headcount, the need and the shortfall by role, for the district."""
+    """Return today's headcount, the need and the shortfall by role, for the district.
+
+    Where a need is unknown, ``needed`` and ``short`` are lower bounds (``is_lower_bound``);
+    ``at_most`` and ``short_at_most`` are upper bounds when every row has one, else None.
+    """
     totals: dict[str, dict[str, Any]] = {}
     for role in _ROLE_ORDER:
         mine = [r for r in rows if r["role"] == role]
@@ -385,10 +391,13 @@ def _totals(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         unknown = any(r["needed"] is None for r in mine)
         required = sum(r["required_hours"] for r in mine)
         covered = sum(r["covered_hours_today"] for r in mine)
+        bounded = all(r["upper_bound"] is not None for r in mine)
         totals[role] = {
             "today": sum(r["today"] for r in mine),
             "needed": sum(r["lower_bound"] if r["needed"] is None else r["needed"] for r in mine),
+            "at_most": sum(r["upper_bound"] for r in mine) if bounded else None,
             "short": sum(r["short"] for r in mine),
+            "short_at_most": sum(r["short_at_most"] for r in mine) if bounded else None,
             "is_lower_bound": unknown,
             "required_hours": round(required, 3),
             "covered_hours_today": round(covered, 3),
@@ -415,15 +424,36 @@ def _coverage_by_level(need: StaffingNeed) -> dict[str, dict[str, Any]]:
     return dict(sorted(found.items(), key=lambda kv: order.get(kv[0], len(order))))
 
 
+def _between(low: int, high: int | None) -> str:
+    """Return a figure known to lie from ``low`` to ``high`` (None: no upper bound known)."""
+    if high is None:
+        return f"≥{low}" if low else "?"
+    if high <= low:
+        return str(high)
+    return f"{low}–{high}" if low else f"≤{high}"
+
+
 def _needed_text(row: dict[str, Any]) -> str:
     if row["needed"] is None:
-        return f"≥{row['lower_bound']}" if row["lower_bound"] else "?"
+        return _between(row["lower_bound"], row["upper_bound"])
     return f"{row['needed']}" + ("" if row["proven"] else "*")
 
 
-def _at_least(lower_bound: bool, count: int) -> str:
-    if not lower_bound:
+def _short_text(row: dict[str, Any]) -> str:
+    if not row["short_is_lower_bound"]:
+        return str(row["short"])
+    return _between(row["short"], row["short_at_most"])
+
+
+def _at_least(entry: dict[str, Any], low: str = "needed", high: str = "at_most") -> str:
+    """Return a district total in words: exact, a range, or a bound."""
+    count, most = entry[low], entry[high]
+    if not entry["is_lower_bound"]:
         return str(count)
+    if most is not None:
+        if most <= count:  # the bounds meet
+            return str(most)
+        return f"between {count} and {most}" if count else f"at most {most}"
     return f"at least {count}" if count else "an unknown number of"
 
 
@@ -439,7 +469,7 @@ def _print_need(out: Output, week: str, result: dict[str, Any]) -> None:
         title=f"staffing need (人员需求) {week}: every requirement, no overtime",
     )
     for row in result["needs"]:
-        short = ("≥" if row["short_is_lower_bound"] and row["short"] else "") + str(row["short"])
+        short = _short_text(row)
         table.add_row(
             row["squad_name"],
             row["role"],
@@ -451,8 +481,9 @@ def _print_need(out: Output, week: str, result: dict[str, Any]) -> None:
     console.print(table)
     if any(r["needed"] is None or not r["proven"] for r in result["needs"]):
         console.print(
-            "≥N: the time ran out first, N is a lower bound; N*: enough, but fewer were not ruled "
-            "out; a longer --time-limit narrows both"
+            "≥N: the time ran out first, N is a lower bound; ≤N: at most N (assistants counted "
+            "without the spare hours of officers not yet known); N*: enough, but fewer were not "
+            "ruled out; a longer --time-limit narrows them"
         )
     levels = Table(
         "level",
@@ -472,23 +503,20 @@ def _print_need(out: Output, week: str, result: dict[str, Any]) -> None:
         )
     console.print(levels)
     totals = result["totals"]
-    parts = [
-        f"{_at_least(e['is_lower_bound'], e['needed'])} {_PLURALS[role]} (today {e['today']})"
-        for role, e in totals.items()
-    ]
+    parts = [f"{_at_least(e)} {_PLURALS[role]} (today {e['today']})" for role, e in totals.items()]
     console.print(
         f"To staff every requirement of {week} without overtime the district needs "
         + ", ".join(parts)
         + "."
     )
     shortfalls = [
-        f"{'at least ' if e['is_lower_bound'] else ''}{e['short']} {_PLURALS[role]}"
+        f"{_at_least(e, 'short', 'short_at_most')} {_PLURALS[role]}"
         for role, e in totals.items()
-        if e["short"]
+        if e["short"] or (e["is_lower_bound"] and e["short_at_most"] != 0)
     ]
     if shortfalls:
         console.print(f"[bold red]Short 缺口[/bold red]: {', '.join(shortfalls)}.")
-    elif any(e["is_lower_bound"] for e in totals.values()):
+    elif any(e["is_lower_bound"] and e["short_at_most"] is None for e in totals.values()):
         console.print("No shortfall found, but the time ran out before every need was known.")
     else:
         console.print("[bold green]Today's headcount is enough 现有人员足够[/bold green].")

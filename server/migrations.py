@@ -8,7 +8,7 @@ beside ``minx``, ``miny``, ``maxx`` and ``maxy`` columns that serve bounding-box
 step applied. The service keeps its API tokens (``api_tokens``, only hashes of the secrets), browser
 sessions (``api_sessions``) and an audit log of every write (``audit_log``). Rostering keeps the
 duty policies (``duty_policies``), the staff (``staff``) and the rosters (``rosters``, with their
-``roster_assignments``).
+``roster_assignments``); the roster solves run as jobs (``jobs``).
 
 A step is a :class:`Migration`: a version number, a description and a function that changes the
 schema through the connection it is given. Steps are applied in order, each in its own
@@ -267,6 +267,35 @@ def roster_assignments_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def jobs_table(metadata: sa.MetaData) -> sa.Table:
+    """Return the table of jobs (roster solves): what was asked, by whom, and how it went.
+
+    ``state`` is ``queued``, ``running``, ``done``, ``failed`` or ``interrupted``; ``owner``
+    names the process that runs a queued or running job and ``updated_at`` is its last sign of
+    life, so that a job whose process has gone is known as interrupted. ``parameters``,
+    ``notes``, ``progress``, ``result`` and ``problem`` are JSON text; ``roster_id`` is the
+    roster a done solve stored and ``error`` why a job failed or was interrupted.
+    """
+    return sa.Table(
+        "jobs",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        *_sql_required_texts("kind"),
+        sa.Column("state", sa.Text, nullable=False, index=True),
+        *_sql_texts("week"),
+        *_sql_required_texts("created_by"),
+        *_sql_texts("token_id"),
+        *_sql_required_texts("parameters", "notes"),
+        sa.Column("created_at", sa.Text, nullable=False, index=True),
+        *_sql_texts("started_at", "finished_at"),
+        *_sql_required_texts("updated_at"),
+        *_sql_texts("owner"),
+        *_sql_required_texts("progress"),
+        sa.Column("elapsed_s", sa.Double, nullable=False),
+        *_sql_texts("roster_id", "result", "error", "problem"),
+    )
+
+
 def schema_version_table(metadata: sa.MetaData) -> sa.Table:
     """Return the table that records each migration applied."""
     return sa.Table(
@@ -481,6 +510,10 @@ def _create_roster_tables_v5(connection: Connection) -> None:
         table.create(connection)
 
 
+def _create_jobs_v6(connection: Connection) -> None:
+    jobs_table(sa.MetaData()).create(connection)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the layer tables and layer_provenance", _create_layers_v1),
     Migration(2, "create the unit_grids, responsibility_grids and posts tables", _create_layers_v2),
@@ -493,6 +526,7 @@ MIGRATIONS: list[Migration] = [
         "create the duty_policies, staff, rosters and roster_assignments tables",
         _create_roster_tables_v5,
     ),
+    Migration(6, "create the jobs table", _create_jobs_v6),
 ]
 """Every step, in order, numbered from 1 without gaps."""
 

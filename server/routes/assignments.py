@@ -1,7 +1,8 @@
 """A roster's assignments: read them (JSON, CSV or Excel), replace them whole, or edit some rows.
 
 An assignment is keyed by officer, date and slot (a person is in one place per slot). Reading
-gives officers their own rows only; duty leaders, planners and admins every row.
+gives officers their own rows of published rosters only (a draft is a 404 to them); duty leaders,
+planners and admins every row of every roster.
 
 Changes need ``If-Match`` with the roster's ETag (428 without it, 412 if the roster changed
 since it was read). ``PUT`` replaces the whole table with a JSON list or an uploaded CSV or Excel
@@ -242,8 +243,8 @@ def read_assignments_route(
     ] = "zh",
     squad: Annotated[str | None, Query(description="only this squad's rows")] = None,
 ) -> Response:
-    """Read a roster's assignments as JSON, CSV or Excel; officers get their own rows only."""
-    stored = load_roster(store, roster_id)
+    """Read a roster's assignments as JSON, CSV or Excel; officers their own, once published."""
+    stored = load_roster(store, roster_id, principal)
     frame = stored.assignments
     if principal.role is Role.OFFICER:
         frame = frame[frame["officer_id"] == principal.officer_id]

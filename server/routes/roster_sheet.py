@@ -14,8 +14,8 @@ from grids.duty_sheet import duty_sheet_bytes
 from server.auth import Permission, Principal
 from server.dependencies import StoreDep, require, weak_etag
 from server.duty_sheets import duty_sheet_filename, stored_duty_sheet
-from server.errors import NotFound, problem_responses
-from server.roster_store import RosterStore
+from server.errors import problem_responses
+from server.routes.rosters import load_roster
 
 router = APIRouter(tags=["rosters"])
 
@@ -57,16 +57,11 @@ def content_disposition(filename: str, fallback: str) -> str:
 def roster_sheet(
     roster_id: Annotated[str, PathParameter(description="the roster, e.g. 2026-W49-1")],
     store: StoreDep,
-    _reader: DutiesReader,
+    reader: DutiesReader,
 ) -> Response:
     """Download a roster's duty sheet (排班表) to print: per squad, each day's posts by slot."""
-    try:
-        stored = RosterStore(store).roster(roster_id)
-    except KeyError:
-        raise NotFound(
-            f"no roster {roster_id!r} is stored; GET /rosters lists the rosters there are",
-            field="roster_id",
-        ) from None
+    # the roster routes' rule: should officers ever read sheets, a draft stays hidden from them
+    stored = load_roster(store, roster_id, reader)
     with warnings.catch_warnings():
         # the demand's notes (zones without a squad…) are for planners, not for the sheet
         warnings.simplefilter("ignore", GeodataWarning)

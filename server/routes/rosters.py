@@ -1,11 +1,14 @@
 """Rosters: list and read them, solve one as a job, publish one, check one against the rules.
 
-- ``GET /rosters`` and ``GET /rosters/{roster_id}`` describe the stored rosters (an officer sees
-  which rosters there are, not the solver's report). A roster's ``ETag`` names its version, which
-  every change bumps; changes send it back in ``If-Match``.
+- ``GET /rosters`` and ``GET /rosters/{roster_id}`` describe the stored rosters. An officer's
+  duties are what has been published: officers see published rosters only (a draft is a 404 to
+  them, as if it did not exist), without the solver's report. A roster's ``ETag`` names its
+  version, which every change bumps; changes send it back in ``If-Match``.
 - ``POST /rosters`` makes a roster for a week in the background and answers ``202`` with its job;
   ``GET /jobs/{job_id}`` follows the job (status, best objective, bound and gap so far) to the
-  roster it stored, as a draft. One solve runs at a time.
+  roster it stored, as a draft, and ``GET /jobs`` lists the latest jobs. One solve runs at a
+  time. Jobs are kept in the database: a solve the service was running when it stopped is
+  ``interrupted`` once it is back (start it again).
 - ``POST /rosters/{roster_id}/publish`` makes a draft the binding roster of its week (the one the
   coverage maps show). Publishing binds every squad and the district's duty leaders, so it is an
   admin's; planners prepare drafts. A published roster's assignments change only with
@@ -56,6 +59,8 @@ WEEK_PATTERN: Final = r"^(19|2\d)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
 """An ISO week, ``2026-W49``."""
 MAX_TIME_LIMIT_S: Final = 600.0
 """The longest a solve may be given, in seconds."""
+MAX_JOBS_LISTED: Final = 100
+"""The most jobs ``GET /jobs`` lists."""
 SUMMARY_KEYS: Final = (
     "status",
     "objective",
@@ -143,7 +148,9 @@ class JobOut(BaseModel):
 
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted"] = Field(
+        description="interrupted: the service stopped while the job ran; submit it again"
+    )
     submitted_by: str
     submitted_at: datetime
     started_at: datetime | None
@@ -154,10 +161,16 @@ class JobOut(BaseModel):
         description="once done: the roster stored (roster_id, href) and its objective"
     )
     problem: dict[str, Any] | None = Field(
-        description="once failed: why, as a problem document (status, title, detail)"
+        description="once failed or interrupted: why, as a problem document (status, title, detail)"
     )
     notes: list[str] = Field(description="warnings about the data")
     links: list[Link]
+
+
+class JobList(BaseModel):
+    """The latest jobs, newest first."""
+
+    jobs: list[JobOut]
 
 
 class ViolationOut(BaseModel):
@@ -198,21 +211,36 @@ def roster_etag(roster_id: str, version: int) -> str:
     return weak_etag("roster", roster_id, version)
 
 
-def load_roster(store: Store, roster_id: str) -> StoredRoster:
-    """Return the roster ``roster_id`` with its assignments.
+def visible_to(principal: Principal | None, stored: StoredRoster) -> bool:
+    """Return whether ``principal`` may see the roster: officers see published rosters only.
+
+    An officer's duties are what has been published; a draft may still change, so officers are
+    not shown it (not even that it exists).
+    """
+    return (
+        principal is None or principal.role is not Role.OFFICER or stored.info.status == "published"
+    )
+
+
+def load_roster(store: Store, roster_id: str, principal: Principal | None = None) -> StoredRoster:
+    """Return the roster ``roster_id`` with its assignments, if ``principal`` may see it.
 
     Raises
     ------
     NotFound
-        If there is no such roster.
+        If there is no such roster, or it is a draft and ``principal`` an officer (the same
+        answer, so that a draft's existence is not revealed).
     """
     try:
-        return RosterStore(store).roster(roster_id)
+        stored = RosterStore(store).roster(roster_id)
     except KeyError:
+        stored = None
+    if stored is None or not visible_to(principal, stored):
         raise NotFound(
             f"no roster {roster_id!r} is stored; GET /rosters lists the rosters there are",
             field="roster_id",
-        ) from None
+        )
+    return stored
 
 
 def roster_document(
@@ -265,7 +293,7 @@ def list_rosters(
         str | None, Query(pattern=WEEK_PATTERN, description="only this ISO week, e.g. 2026-W49")
     ] = None,
 ) -> RosterList:
-    """List the stored rosters (of a week), oldest first, with a summary of how each was solved."""
+    """List the stored rosters (of a week), oldest first; officers see the published ones only."""
     rosters = RosterStore(store)
     counts = rosters.assignment_counts(week)
     officer = principal.role is Role.OFFICER
@@ -277,6 +305,7 @@ def list_rosters(
                 solver=None if officer else _summary(stored.info.solver),
             )
             for stored in rosters.rosters(week)
+            if visible_to(principal, stored)
         ]
     )
 
@@ -289,7 +318,7 @@ def list_rosters(
 )
 def read_roster(roster_id: str, store: StoreDep, principal: OwnDutiesReader) -> JSONResponse:
     """Describe a roster: week, status, version (its ETag), policy and the solver's report."""
-    stored = load_roster(store, roster_id)
+    stored = load_roster(store, roster_id, principal)
     solver = None if principal.role is Role.OFFICER else stored.info.solver
     document = roster_document(stored, count=len(stored.assignments), solver=solver)
     return _json(document, headers={"ETag": roster_etag(roster_id, stored.version)})
@@ -355,9 +384,25 @@ def solve_roster(
     return _json(job_document(job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
 
 
+@router.get("/jobs", summary="List jobs", response_model=JobList)
+def list_jobs(
+    request: Request,
+    _writer: DutiesWriter,
+    status: Annotated[
+        Literal["queued", "running", "done", "failed", "interrupted"] | None,
+        Query(description="only jobs in this state"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_JOBS_LISTED, description="at most this many")] = 20,
+) -> JobList:
+    """List the latest roster solves, newest first: who started them, how far they got."""
+    return JobList(
+        jobs=[job_document(j) for j in _jobs(request).latest(limit=limit, status=status)]
+    )
+
+
 @router.get("/jobs/{job_id}", summary="Follow a job", response_model=JobOut)
 def read_job(job_id: str, request: Request, _writer: DutiesWriter) -> JobOut:
-    """Show a job: queued, running (with the best objective and bound so far), done or failed."""
+    """Show a job: queued, running (best objective and bound so far), done, failed, interrupted."""
     return job_document(_jobs(request).get(job_id))
 
 

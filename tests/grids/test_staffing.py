@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
 
+import grids._staffing_search as search
 from grids.calendar import HolidayCalendar, china_holidays
 from grids.demand import demand_for_week
 from grids.policy import (
@@ -198,3 +200,45 @@ def test_a_demand_of_two_weeks_is_refused(calendar: HolidayCalendar) -> None:
     )
     with pytest.raises(ValueError, match="2 ISO weeks"):
         staffing_need(demand, [], policy, calendar, time_limit_s=LIMIT_S)
+
+
+def test_assistants_get_an_upper_bound_when_the_officers_search_runs_out(
+    calendar: HolidayCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As above: 2 officers and 1 assistant are needed. Without the officers' spare hours, the
+    # daily guidance window needs someone on a day shift 7 days a week: 56 h, so 2 assistants.
+    policy = _policy()
+    demand = _demand(policy, calendar, guidance=True)
+    staff = _officers(2) + _officers(1, "assistant")
+    found = staffing_need(demand, staff, policy, calendar, time_limit_s=LIMIT_S)
+    truth = found.table.set_index("role")
+    assert (truth.loc["officer", "needed"], truth.loc["assistant", "needed"]) == (2, 1)
+    assert truth.loc["assistant", "upper_bound"] == 1  # found: needed, as far as is known
+
+    real = search.fewest
+    calls: list[int] = []
+
+    def officers_run_out(*args: Any, **kwargs: Any) -> tuple[int | None, bool]:
+        calls.append(args[1])
+        if len(calls) == 1:  # the officers' search: as if the time ran out first
+            return None, False
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "fewest", officers_run_out)
+    need = staffing_need(demand, staff, policy, calendar, time_limit_s=LIMIT_S)
+    table = need.table.set_index("role")
+    assert pd.isna(table.loc["officer", "needed"])
+    assert pd.isna(table.loc["officer", "upper_bound"])
+    assistants = table.loc["assistant"]
+    assert pd.isna(assistants["needed"])
+    assert not assistants["proven"]
+    assert assistants["lower_bound"] == 0  # officers, however many, may do it all
+    assert assistants["upper_bound"] == 2
+    assert assistants["upper_bound"] >= truth.loc["assistant", "needed"]
+    assert any("at most 2" in note for note in need.notes)
+    assert not any("before the assistants" in note for note in need.notes)
+    # the bound holds: the officers needed and that many assistants leave nothing short
+    enough = check_headcount(
+        demand, policy, calendar, squad_id=SQUAD, officers=2, assistants=2, time_limit_s=LIMIT_S
+    )
+    assert enough.feasible is True

@@ -14,9 +14,10 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 from typer.testing import CliRunner
 
+import grids._staffing_search as staffing_search
 from geodata.layers import layer_spec
 from grids.calendar import china_holidays
 from grids.policy import (
@@ -86,11 +87,14 @@ def _post(post_id: str, lat: float) -> dict[str, Any]:
     }
 
 
-def _store(url: str, post_ids: list[str], staff: list[Officer]) -> str:
+def _store(
+    url: str, post_ids: list[str], staff: list[Officer], *, more_posts: tuple[Any, ...] = ()
+) -> str:
     """Fill a database with one squad, strict posts, the staff and the test policy."""
+    posts = [_post(p, 34.82 + n / 100) for n, p in enumerate(post_ids)]
     layers = {
         "squads": _layer("squads", [{"id": SQUAD, "name_zh": "测试中队", "geometry": None}]),
-        "posts": _layer("posts", [_post(p, 34.82 + n / 100) for n, p in enumerate(post_ids)]),
+        "posts": _layer("posts", [*posts, *more_posts]),
     }
     provenance = {
         name: Provenance(
@@ -290,3 +294,56 @@ def test_need_of_one_post_around_the_clock(store_url: str) -> None:
 def test_need_refuses_a_bad_week(db: str) -> None:
     refused = invoke("roster", "need", "--db", db, "--week", "2026-W60", code=2)
     assert "60" in refused["error"]["message"]
+
+
+GUIDANCE_POST = {
+    "id": "G1",
+    "kind": "point",
+    "road_name_zh": "英才街",
+    "level": "regulated",
+    "length_m": 0.0,
+    "squad_id": SQUAD,
+    "windows": "11:00-13:00",
+    "geometry": Point(113.62, 34.86),
+}
+
+
+def test_need_when_the_officers_search_runs_out(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # P1 around the clock and a guidance window every day, in the day slot. Without the
+    # officers' spare hours, someone on the day slot 7 days a week: 56 h, so at most 2 assistants
+    # are needed, whatever the number of officers the time did not find.
+    db = _store(store_url, ["P1"], STAFF, more_posts=(GUIDANCE_POST,))
+    real = staffing_search.fewest
+    calls: list[int] = []
+
+    def officers_run_out(*args: Any, **kwargs: Any) -> tuple[int | None, bool]:
+        calls.append(args[1])
+        if len(calls) == 1:  # the officers' search, as if the time ran out first
+            return None, False
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(staffing_search, "fewest", officers_run_out)
+    args = ("roster", "need", "--db", db, "--week", WEEK, "--time-limit", "10", "--deterministic")
+    need = invoke(*args, code=0)
+    officers = next(r for r in need["needs"] if r["role"] == "officer")
+    assert officers["needed"] is None
+    assert officers["upper_bound"] is None
+    assert officers["short_is_lower_bound"] is True
+    assistants = next(r for r in need["needs"] if r["role"] == "assistant")
+    assert assistants["needed"] is None
+    assert (assistants["lower_bound"], assistants["upper_bound"], assistants["today"]) == (0, 2, 1)
+    assert (assistants["short"], assistants["short_at_most"]) == (0, 1)
+    assert assistants["short_is_lower_bound"] is True
+    assert need["totals"]["assistant"]["at_most"] == 2
+    assert need["totals"]["officer"]["at_most"] is None
+    calls.clear()
+    text = runner.invoke(app, list(args))
+    assert text.exit_code == 0, text.output
+    (line,) = [line for line in text.output.splitlines() if "assistant" in line and "│" in line]
+    cells = [cell.strip() for cell in line.split("│")]
+    assert cells[cells.index("assistant") + 1 :][:3] == ["1", "≤2", "≤1"]  # today, needed, short
+    words = " ".join(text.output.split())
+    assert "at most 2 assistants (协管员) (today 1)" in words
+    assert "Short 缺口: at least 2 officers (执法队员), at most 1 assistants (协管员)." in words

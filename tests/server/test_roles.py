@@ -71,6 +71,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[Any]] = {
     ("PUT", "/policy"): WRITERS,
     ("GET", "/rosters"): ROSTER_READERS,
     ("POST", "/rosters"): WRITERS,
+    ("GET", "/jobs"): WRITERS,
     ("GET", "/jobs/{job_id}"): WRITERS,
     ("GET", "/rosters/{roster_id}"): ROSTER_READERS,
     ("POST", "/rosters/{roster_id}/publish"): ADMINS,
@@ -225,7 +226,8 @@ def _wait_for(jobs: JobRegistry, job_id: str) -> None:
 
 
 def _officer_roster(store: Store) -> None:
-    """Store a roster of the week with duties of officer-1, whose token the officer holds."""
+    """Store a published roster of the week with duties of officer-1 (drafts are hidden from
+    officers), whose token the officer holds."""
     day = week_dates(WEEK)[0]
     start = datetime.combine(day, datetime.min.time()) + timedelta(hours=8)
     rows = pd.DataFrame(
@@ -243,7 +245,9 @@ def _officer_roster(store: Store) -> None:
             "pinned": [False],
         }
     )
-    RosterStore(store).save_roster(WEEK, rows, {}, policy=huiji_default_policy())
+    RosterStore(store).save_roster(
+        WEEK, rows, {}, policy=huiji_default_policy(), status="published"
+    )
 
 
 @pytest.fixture

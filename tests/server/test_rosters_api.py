@@ -381,7 +381,12 @@ def test_planners_change_only_the_squads_they_are_granted(service: Service) -> N
     assert _edit(service, MOVE_S1_0, "leader", **{"If-Match": service.etag()}).status_code == 403
 
 
+def _publish(service: Service) -> None:
+    RosterStore(service.store).set_status(service.roster_id, "published")
+
+
 def test_officers_read_only_their_own_duties(service: Service) -> None:
+    _publish(service)
     own = service.rows("officer")
     assert {r["officer_id"] for r in own} == {"S1-2"}
     assert len(own) == 7
@@ -397,6 +402,46 @@ def test_officers_read_only_their_own_duties(service: Service) -> None:
         f"/rosters/{service.roster_id}/validation", headers=service.auth("officer")
     )
     assert validation.status_code == 403
+
+
+def test_officers_see_no_draft_roster(service: Service) -> None:
+    draft = service.roster_id
+    unknown = service.client.get("/rosters/2026-W49-99", headers=service.auth("officer"))
+    paths = (f"/rosters/{draft}", f"/rosters/{draft}/assignments")
+    for path in paths:
+        answer = service.client.get(path, headers=service.auth("officer"))
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == unknown.json()["detail"].replace("2026-W49-99", draft)
+    as_csv = service.client.get(
+        f"/rosters/{draft}/assignments", params={"format": "csv"}, headers=service.auth("officer")
+    )
+    assert as_csv.status_code == 404
+    listed = service.client.get("/rosters", headers=service.auth("officer"))
+    assert listed.status_code == 200
+    assert listed.json()["rosters"] == []
+    for who in ("leader", "planner", "admin"):
+        assert service.client.get(paths[0], headers=service.auth(who)).status_code == 200, who
+        assert [
+            r["id"]
+            for r in service.client.get("/rosters", headers=service.auth(who)).json()["rosters"]
+        ] == [draft]
+    _publish(service)
+    for path in paths:
+        assert service.client.get(path, headers=service.auth("officer")).status_code == 200, path
+    published = service.client.get("/rosters", headers=service.auth("officer")).json()["rosters"]
+    assert [(r["id"], r["status"]) for r in published] == [(draft, "published")]
+    # a new draft of the same week stays hidden beside the published roster
+    RosterStore(service.store).save_roster(
+        WEEK, _hand_made_roster(), {"status": "HAND"}, policy=huiji_default_policy()
+    )
+    listed_again = service.client.get(
+        "/rosters", params={"week": WEEK}, headers=service.auth("officer")
+    )
+    assert [r["id"] for r in listed_again.json()["rosters"]] == [draft]
+    assert (
+        len(service.client.get("/rosters", headers=service.auth("leader")).json()["rosters"]) == 2
+    )
 
 
 def test_validation_lists_every_broken_rule(service: Service) -> None:
