@@ -4,7 +4,8 @@
 
 1. **Shifts** (:mod:`grids.rostering_engine`): one shift-engine problem per squad (officers stay
    in their squad) and one for the district's duty leaders, solved one after the other within a
-   shared time limit, so that a city of thousands of officers stays solvable. Every labour rule
+   shared time limit, so that a city of thousands of officers stays solvable; the time the runs
+   leave unused goes to those not proven optimal, which go on from their roster. Every labour rule
    is hard; coverage, requests, full deployments and keeping a previous roster are weighted.
 2. **Posts** (:mod:`grids.rostering_posts`): within each squad and day, the people on duty go to
    the concrete requirements of each slot (posts, patrol routes, guidance windows, operations),
@@ -14,7 +15,11 @@
 The result is the assignment table of :mod:`grids.roster`, the requirements left short with the
 reason why (:mod:`grids.rostering_report`), and a report: objective, bound and gap per squad and
 overall, time to the first feasible roster, coverage by level, problem sizes and, when
-re-planning, the assignments changed.
+re-planning, the assignments changed. Each run's bound is the best of CP-SAT's and of the linear
+relaxation of its model (:mod:`grids.shift_bound`), which proves the shortage of a squad whose
+full deployment leaves its weekdays short. A run whose search finds no roster in its time keeps
+the greedy roster, scored by the same objective; the totals count it, and ``greedy_fallback``
+names it.
 
 Re-planning (:mod:`grids.rostering_replan`) starts from a previous roster of the week: days up to
 ``publish_through`` and assignments marked ``pinned`` stay as they are, and every other change
@@ -24,6 +29,7 @@ new event post changes only what it must.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -65,7 +71,14 @@ from grids.rostering_travel import (
     demand_places,
 )
 from grids.shift_model import ShiftSolution
-from grids.shift_solver import ProgressEvent, diagnose_uncovered, greedy_roster, solve
+from grids.shift_solver import (
+    ProgressEvent,
+    count_changes,
+    diagnose_uncovered,
+    greedy_roster,
+    penalty_breakdown,
+    solve,
+)
 from grids.staff import Officer
 
 __all__ = [
@@ -96,6 +109,8 @@ PARALLEL_MIN_S = 1.0
 """Shorter engine runs use one search worker (threads would not pay for themselves)."""
 FINISH_SHARE = 0.03
 """The share of the time limit kept for counting coverage and writing the report."""
+MORE_TIME_MIN_S = 1.0
+"""Time left over after every run is given to the unproven ones only if each gets this much."""
 
 
 @dataclass(frozen=True)
@@ -246,13 +261,29 @@ def _engine_runs(week: _Week) -> list[EngineRun]:
 
 
 def _fallback(run: EngineRun, solution: ShiftSolution) -> ShiftSolution:
-    """Return the greedy roster (which keeps every labour rule) when the search found none."""
+    """Return the greedy roster (which keeps every labour rule) when the search found none.
+
+    The roster is scored by the engine's objective, so that the week's totals count it; its
+    bound is the one the search proved, or 0 (no penalty is negative) without a finite one (a
+    problem proven infeasible: no roster keeps every hard rule, and the greedy roster's penalty
+    leaves out the hard covers it misses).
+    """
     assert run.engine is not None
-    assignments = greedy_roster(run.engine.problem)
+    problem = run.engine.problem
+    assignments = greedy_roster(problem)
+    penalties = penalty_breakdown(problem, assignments)
+    objective = sum(penalties.values())
+    proven = solution.bound
+    bound = min(proven, float(objective)) if proven is not None and math.isfinite(proven) else 0.0
     return replace(
         solution,
         assignments=assignments,
-        uncovered=diagnose_uncovered(run.engine.problem, assignments),
+        objective=objective,
+        bound=bound,
+        gap=abs(objective - bound) / max(1.0, abs(objective)),
+        penalties=penalties,
+        uncovered=diagnose_uncovered(problem, assignments),
+        changes=count_changes(problem, assignments),
     )
 
 
@@ -268,12 +299,14 @@ def _solve_runs(
         for r in runs
         if r.engine is not None and r.engine.problem.covers and r.engine.problem.staff
     ]
-    # The leaders' rota is tiny: solve it first, so that it never gets only the last crumbs.
-    solvable.sort(key=lambda r: r.name != "leaders")
     size = {
         r.name: len(r.engine.problem.staff) * len(r.engine.problem.covers)  # type: ignore[union-attr]
         for r in solvable
     }
+    # The leaders' rota is tiny: solve it first, so that it never gets only the last crumbs. Then
+    # the squads from the smallest: the time a run leaves unused goes to the runs after it, so
+    # the largest, which need it most, get what the small ones leave.
+    solvable.sort(key=lambda r: (r.name != "leaders", size[r.name], r.name))
     start = elapsed()
     budget = options.time_limit_s * (1 - options.posts_share)
     if not options.deterministic:
@@ -313,6 +346,7 @@ def _solve_runs(
                 workers=workers,
                 progress=report,
                 hint=engine.hint(),
+                relaxation=True,
             )
 
         solution = attempt(run.engine)
@@ -323,7 +357,84 @@ def _solve_runs(
         run.fallback = not solution.found
         run.solution = solution if solution.found else _fallback(run, solution)
         left -= size[run.name]
+    if not options.deterministic:
+        _use_time_left(solvable, size, options, lambda: budget - (elapsed() - start), tell)
     tell(RosterProgress("shifts", len(solvable), len(solvable), "done"))
+
+
+def _merged(old: ShiftSolution, new: ShiftSolution) -> ShiftSolution:
+    """Return the better roster of two solves of one problem, with the better bound of both."""
+    better = (
+        new
+        if new.found
+        and new.objective is not None
+        and (old.objective is None or new.objective < old.objective)
+        else old
+    )
+    bounds = [b for b in (old.bound, new.bound) if b is not None and math.isfinite(b)]
+    bound = max(bounds) if bounds else better.bound
+    objective = better.objective
+    gap = better.gap
+    status = better.status
+    if objective is not None and bound is not None:
+        gap = abs(objective - bound) / max(1.0, abs(objective))
+        if objective <= bound:
+            status = "OPTIMAL"
+    return replace(
+        better,
+        status=status,
+        bound=bound,
+        gap=gap,
+        wall_time_s=old.wall_time_s + new.wall_time_s,
+        first_solution_s=old.first_solution_s
+        if old.first_solution_s is not None
+        else new.first_solution_s,
+    )
+
+
+def _use_time_left(
+    solvable: Sequence[EngineRun],
+    size: Mapping[str, int],
+    options: RosterOptions,
+    time_left: Callable[[], float],
+    tell: Callable[[RosterProgress], None],
+) -> None:
+    """Give the time the runs left unused to those not proven optimal, from their roster."""
+    pending = [
+        r
+        for r in solvable
+        if r.engine is not None
+        and r.solution is not None
+        and r.solution.status not in ("OPTIMAL", "INFEASIBLE")
+    ]
+    left = sum(size[r.name] for r in pending)
+    for n, run in enumerate(pending):
+        assert run.engine is not None
+        assert run.solution is not None
+        limit = time_left() * size[run.name] / max(1, left)
+        left -= size[run.name]
+        if limit < MORE_TIME_MIN_S:
+            continue
+        tell(RosterProgress("shifts", n, len(pending), run.name))
+
+        def report(event: ProgressEvent, n: int = n, name: str = run.name) -> None:
+            objective, bound = event.objective / SCALE, event.bound / SCALE
+            tell(RosterProgress("shifts", n, len(pending), name, objective, bound))
+
+        again = solve(
+            run.engine.problem,
+            time_limit_s=limit,
+            seed=options.seed + 1,
+            workers=options.workers,
+            progress=report,
+            hint=run.solution.assignments,
+            relaxation=True,
+        )
+        run.time_limit_s += limit
+        merged = _merged(run.solution, again)
+        if merged.assignments is again.assignments:
+            run.fallback = False
+        run.solution = merged
 
 
 @dataclass
@@ -572,6 +683,9 @@ def plan_roster(
         "bound": bound,
         "gap": abs(objective - bound) / max(1.0, abs(objective)),
         "objective_unit": "weight-hours of demand left uncovered, plus requests and changes",
+        # Runs whose search found no roster: the greedy roster, its objective and the search's
+        # bound (or 0) are in the totals.
+        "greedy_fallback": [r.name for r in runs if r.fallback],
         "first_feasible_s": round(first_feasible, 3) if first_feasible is not None else None,
         "wall_time_s": round(elapsed(), 3),
         "time_limit_s": options.time_limit_s,

@@ -7,7 +7,17 @@ maximum rule (:mod:`grids.shift_greedy`) is given as a hint, or the caller's. Th
 (:mod:`grids.shift_search`) runs CP-SAT's portfolio for a tenth of the time, then large
 neighbourhood search on all workers but one, which keeps raising the lower bound on the whole
 model; deterministic mode is a single thread with a fixed seed and deterministic time limits.
-After solving, each cover left short gets a diagnosis (:mod:`grids.shift_diagnosis`).
+Rows that tighten the relaxation of the weekly rest day
+(:func:`~grids.shift_bound.add_rest_day_rows`) keep CP-SAT's bound above 0 where a shortage of
+people makes a penalty unavoidable. After solving, each cover left short gets a diagnosis
+(:mod:`grids.shift_diagnosis`).
+
+With ``relaxation``, a search that has not proven its roster optimal in 30 % of the time gets a
+second bound: the linear relaxation of the whole model, clauses and implications included,
+proven by duality (:mod:`grids.shift_bound`). CP-SAT's own bound comes from its search workers
+and may come late, or stay low. The relaxation's is given to the model as the objective's lower
+limit and the search goes on from the best roster, so that it stops as soon as a roster meets
+it. In deterministic mode the relaxation comes first, limited by iterations instead of time.
 """
 
 from __future__ import annotations
@@ -17,12 +27,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from grids.shift_bound import add_rest_day_rows, relaxation_bound, restrict_objective
 from grids.shift_cpmodel import RosterModel
 from grids.shift_diagnosis import count_changes, diagnose_uncovered, penalty_breakdown
 from grids.shift_greedy import GREEDY_BUDGET, greedy_indexed, greedy_roster
 from grids.shift_index import ProblemIndex
-from grids.shift_problem import ShiftProblem, ShiftSolution, UncoveredCover, problem_errors
-from grids.shift_search import ProgressEvent, search
+from grids.shift_problem import (
+    ShiftProblem,
+    ShiftSolution,
+    SolveStatus,
+    UncoveredCover,
+    problem_errors,
+)
+from grids.shift_search import ProgressEvent, SearchResult, search
 
 __all__ = [
     "ProgressEvent",
@@ -36,6 +53,18 @@ __all__ = [
 RELAXED_UNDER_WEIGHT = 1_000_000
 """Weight given to hard covers when an infeasible problem is re-solved to find the short ones."""
 
+RELAXATION_AFTER_SHARE = 0.3
+"""With ``relaxation``: the share of the time searched before the linear relaxation is solved."""
+
+RELAXATION_MAX_SHARE = 0.2
+"""The most of the time left that the linear relaxation may take."""
+
+RELAXATION_MIN_LIMIT_S = 2.0
+"""Calls with less time skip the relaxation: the search alone has to make the most of it."""
+
+RELAXATION_ITERATIONS = 50_000
+"""Simplex iterations allowed to the relaxation in deterministic mode."""
+
 
 def solve(
     problem: ShiftProblem,
@@ -46,6 +75,7 @@ def solve(
     workers: int | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
     hint: Mapping[tuple[str, int], str | None] | None = None,
+    relaxation: bool = False,
 ) -> ShiftSolution:
     """Return the best roster CP-SAT finds for ``problem`` within the time limit.
 
@@ -68,6 +98,9 @@ def solve(
     hint
         A roster to start from, (staff id, day) → shift id or ``None``; without it a greedy
         roster is used (:func:`greedy_roster`).
+    relaxation
+        Bound the penalty by the model's linear relaxation too (see the module doc); skipped
+        below :data:`RELAXATION_MIN_LIMIT_S`.
 
     Returns
     -------
@@ -86,6 +119,7 @@ def solve(
         raise ValueError("invalid shift problem: " + "; ".join(errors))
     ctx = ProblemIndex(problem)
     built = RosterModel(ctx)
+    add_rest_day_rows(built)
     if hint is None:
         roster = greedy_indexed(ctx, built.holders, GREEDY_BUDGET)
     else:
@@ -98,15 +132,27 @@ def solve(
 
     # Leave time to read the roster back and diagnose it within the limit.
     reserve = min(0.1 * time_limit_s, 0.5 + 2e-5 * len(built.x))
-    result = search(
-        built,
-        deadline=started + time_limit_s - reserve,
-        started=started,
-        deterministic=deterministic,
-        seed=seed,
-        workers=workers,
-        progress=progress,
-    )
+    deadline = started + time_limit_s - reserve
+    if relaxation and time_limit_s >= RELAXATION_MIN_LIMIT_S:
+        result = _search_with_relaxation(
+            built,
+            deadline=deadline,
+            started=started,
+            deterministic=deterministic,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+    else:
+        result = search(
+            built,
+            deadline=deadline,
+            started=started,
+            deterministic=deterministic,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
     status, values, bound = result.status, result.values, result.bound
     assignments: dict[tuple[str, int], str] = {}
     objective = gap = None
@@ -140,6 +186,90 @@ def solve(
         uncovered=uncovered,
         changes=count_changes(problem, assignments) if found else 0,
     )
+
+
+def _model_objective(built: RosterModel, values: list[int]) -> float:
+    """Return the model's objective for a full assignment of its variables."""
+    objective = built.model.proto.objective
+    total = sum(
+        coef * values[var] for var, coef in zip(objective.vars, objective.coeffs, strict=True)
+    )
+    return float(total + objective.offset)
+
+
+def _search_with_relaxation(
+    built: RosterModel,
+    *,
+    deadline: float,
+    started: float,
+    deterministic: bool,
+    seed: int,
+    workers: int | None,
+    progress: Callable[[ProgressEvent], None] | None,
+) -> SearchResult:
+    """Search, with the linear relaxation's bound where the search's own does not suffice.
+
+    Progress events carry the best bound known when they happen, the relaxation's included.
+    """
+    known = -math.inf
+
+    def tell(event: ProgressEvent) -> None:
+        if progress is not None:
+            progress(replace(event, bound=max(event.bound, known)))
+
+    first: SearchResult | None = None
+    if deterministic:
+        # Limited by iterations, not time: the same problem gives the same roster.
+        found = relaxation_bound(
+            built.model, time_limit_s=math.inf, max_iterations=RELAXATION_ITERATIONS
+        )
+    else:
+        first = search(
+            built,
+            deadline=started + RELAXATION_AFTER_SHARE * (deadline - started),
+            started=started,
+            deterministic=False,
+            seed=seed,
+            workers=workers,
+            progress=tell,
+        )
+        if first.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID"):
+            return first
+        if first.values is not None and first.bound >= _model_objective(built, first.values):
+            return replace(first, status="OPTIMAL")
+        known = first.bound
+        limit = RELAXATION_MAX_SHARE * (deadline - time.perf_counter())
+        found = relaxation_bound(built.model, time_limit_s=limit)
+    if found.bound is not None and found.bound > known:
+        known = found.bound
+        restrict_objective(built.model, found.bound)
+    if first is not None and first.values is not None:
+        best = _model_objective(built, first.values)
+        # The best roster with the bound it now has.
+        tell(ProgressEvent(time.perf_counter() - started, round(best), known))
+        if known >= best:
+            return SearchResult("OPTIMAL", first.values, known, first.first_solution_s)
+        proto = built.model.proto
+        proto.clear_solution_hint()
+        proto.solution_hint.vars.extend(range(len(first.values)))
+        proto.solution_hint.values.extend(first.values)
+    second = search(
+        built,
+        deadline=deadline,
+        started=started,
+        deterministic=deterministic,
+        seed=seed + 1 if first is not None else seed,
+        workers=workers,
+        progress=tell,
+    )
+    bound = max(second.bound, known)
+    if first is None or first.values is None:
+        return replace(second, bound=bound)
+    best = _model_objective(built, first.values)
+    if second.values is None or _model_objective(built, second.values) > best:
+        kept: SolveStatus = "OPTIMAL" if bound >= best else "FEASIBLE"
+        return SearchResult(kept, first.values, bound, first.first_solution_s)
+    return SearchResult(second.status, second.values, bound, first.first_solution_s)
 
 
 def _relaxed_diagnosis(

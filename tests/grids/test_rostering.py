@@ -18,14 +18,17 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
+from grids import rostering
 from grids.calendar import HolidayCalendar, china_holidays, week_dates
 from grids.demand import demand_for_week
 from grids.policy import DutyPolicy, EventPost, LeaderDuty, huiji_default_policy
 from grids.roster import ASSIGNMENT_COLUMNS
 from grids.rostering import RosterOptions, RosterPlan, plan_roster, with_absences
-from grids.rostering_engine import shift_blocks
+from grids.rostering_engine import SCALE, shift_blocks
 from grids.rostering_replan import assignment_changes
 from grids.rostering_travel import RoadNetwork, TravelTimes
+from grids.shift_model import ShiftProblem, ShiftSolution, SolveStatus
+from grids.shift_solver import greedy_roster, penalty_breakdown
 from grids.staff import LeavePeriod, Officer
 
 WEEK = "2026-W49"
@@ -462,3 +465,84 @@ def test_leave_is_respected(week: dict[str, Any], calendar: HolidayCalendar) -> 
     plan, _ = _plan(week["posts"], staff, week["policy"], calendar)
     mine = plan.assignments[plan.assignments["officer_id"] == "P01"]
     assert (mine["date"] > DAYS[3]).all()
+
+
+# --- a run whose search finds no roster ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "proven"), [("UNKNOWN", None), ("UNKNOWN", 30.0), ("INFEASIBLE", math.inf)]
+)
+def test_a_run_without_a_roster_counts_with_the_greedy_roster(
+    calendar: HolidayCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    status: SolveStatus,
+    proven: float | None,
+) -> None:
+    posts = _posts(*(_post(f"A{n}", 113.40 + n * STEP) for n in range(4)))
+    staff = [_officer(n) for n in range(1, 4)]
+    problems: list[ShiftProblem] = []
+
+    def nothing_found(problem: ShiftProblem, **options: Any) -> ShiftSolution:
+        problems.append(problem)
+        return ShiftSolution({}, status, None, proven, None, 0.01, None)
+
+    monkeypatch.setattr(rostering, "solve", nothing_found)
+    plan, _ = _plan(posts, staff, _policy(), calendar)
+    (problem,) = problems
+    greedy = sum(penalty_breakdown(problem, greedy_roster(problem)).values())
+    assert greedy > 0  # more demand than three officers can cover
+    (entry,) = plan.report["squads"]
+    assert entry["greedy_fallback"]
+    assert plan.report["greedy_fallback"] == [SQUAD]
+    assert entry["objective"] == plan.report["objective"] == greedy / SCALE
+    bound = proven if proven is not None and math.isfinite(proven) else 0.0
+    assert entry["bound"] == plan.report["bound"] == min(bound, greedy) / SCALE
+    assert plan.report["gap"] == pytest.approx((greedy - min(bound, greedy)) / greedy)
+    assert len(plan.assignments) > 0
+
+
+def test_time_left_goes_to_the_runs_not_proven(
+    calendar: HolidayCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first search that proves nothing: the time the run leaves is searched again from its
+    roster, which ends no worse and with the better of both bounds."""
+    posts = _posts(*(_post(f"A{n}", 113.40 + n * STEP) for n in range(4)))
+    staff = [_officer(n) for n in range(1, 4)]
+    real = rostering.solve
+    calls: list[dict[str, Any]] = []
+
+    def unproven_first(problem: ShiftProblem, **options: Any) -> ShiftSolution:
+        calls.append(options)
+        if len(calls) == 1:
+            roster = greedy_roster(problem)
+            objective = sum(penalty_breakdown(problem, roster).values())
+            return ShiftSolution(roster, "FEASIBLE", objective, None, None, 0.01, 0.01)
+        return real(problem, **options)
+
+    monkeypatch.setattr(rostering, "solve", unproven_first)
+    options = RosterOptions(time_limit_s=8.0, workers=1, posts_share=0.3)
+    plan, _ = _plan(posts, staff, _policy(), calendar, options=options)
+    assert len(calls) == 2
+    assert calls[1]["hint"]  # from the first roster
+    (entry,) = plan.report["squads"]
+    assert entry["bound"] is not None
+    assert entry["objective"] >= entry["bound"]
+    assert entry["time_limit_s"] > calls[0]["time_limit_s"]
+
+
+def test_two_solves_of_a_run_merge_into_the_better_roster_and_bound() -> None:
+    worse = ShiftSolution({("P", 0): "x"}, "FEASIBLE", 500, 100.0, 0.8, 2.0, 0.5)
+    better = ShiftSolution({("P", 1): "x"}, "FEASIBLE", 300, 50.0, 0.83, 1.0, 0.7)
+    merged = rostering._merged(worse, better)
+    assert merged.assignments == better.assignments
+    assert (merged.objective, merged.bound) == (300, 100.0)
+    assert merged.gap == pytest.approx(200 / 300)
+    assert merged.first_solution_s == 0.5
+    assert merged.wall_time_s == 3.0
+    proven = rostering._merged(better, replace(worse, bound=300.0))
+    assert proven.assignments == better.assignments
+    assert proven.status == "OPTIMAL"
+    assert proven.gap == 0
+    nothing = ShiftSolution({}, "UNKNOWN", None, None, None, 1.0, None)
+    assert rostering._merged(better, nothing).assignments == better.assignments
