@@ -261,6 +261,10 @@ class CoverageService:
     ----------
     roster_loader
         Where rosters come from (:data:`RosterLoader`); the settings' files by default.
+    default_roster_loader
+        The loader made here (stored rosters, else the settings' files): while
+        :attr:`roster_loader` is still this one, what a day reads can be told from the database
+        (:mod:`server.coverage_cache`).
     clock
         The current local time (China Standard Time), for "now".
     """
@@ -284,6 +288,7 @@ class CoverageService:
         self.roster_loader: RosterLoader = stored_roster_loader(
             file_roster_loader(settings, policy, self.calendar)
         )
+        self.default_roster_loader: RosterLoader = self.roster_loader
         self.clock: Callable[[], datetime] = now_local
         self._lock = threading.Lock()
         self._layers: tuple[tuple[Any, ...], MapLayers] | None = None

@@ -1,11 +1,17 @@
-"""Coverage as JSON: a day or a slot of it, and now (for duty leaders' dashboards and scripts)."""
+"""Coverage as JSON: a day or a slot of it, and now (for duty leaders' dashboards and scripts).
+
+An answer gives the headline figures, the slots, the timeline, the covered length by road, level,
+squad and area, and the gaps; each post's record only with ``detail=posts`` (most of a day's
+bytes). Answers are kept per worker until an input is written (:mod:`server.coverage_cache`); a
+day's answer carries an ``ETag``, and ``If-None-Match`` with it gets 304.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from grids.coverage import (
     DutySlot,
@@ -19,10 +25,13 @@ from grids.coverage import (
 )
 from grids.policy import DAY_TYPES, huiji_default_policy
 from server.auth import Permission, Principal
-from server.dependencies import StoreDep, require
+from server.coverage_cache import CoverageAnswer, coverage_answer, encode
+from server.dependencies import StoreDep, not_modified, require
 from server.errors import InvalidParameterError, problem_responses
 from server.maps.collection import records
 from server.maps.service import CoverageService, DayCoverage
+from server.routes.coverage_schema import COVERAGE_NOW_SCHEMA, COVERAGE_SCHEMA, TEXT
+from server.storage import Store
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
 
@@ -101,6 +110,19 @@ RosterParameter = Annotated[
 ]
 
 
+Detail = Literal["summary", "posts"]
+"""How much an answer gives: ``summary`` leaves out each post's record, ``posts`` adds them."""
+
+DetailParameter = Annotated[
+    Detail,
+    Query(
+        description="summary: headline figures, timeline, covered length by road, level, squad "
+        "and area, and gaps; posts: the same and each post's record (required and assigned "
+        "staff, status)"
+    ),
+]
+"""The ``detail`` query parameter of the coverage routes."""
+
 _POST_COLUMNS = (
     "post_id",
     "kind",
@@ -138,15 +160,31 @@ def _slot_document(slot: DutySlot) -> dict[str, Any]:
     }
 
 
-def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
-    """Return the coverage of a day, or of one slot of it, as a JSON document."""
+def coverage_document(
+    view: DayCoverage, slot_id: str | None, detail: Detail = "posts"
+) -> dict[str, Any]:
+    """Return the coverage of a day, or of one slot of it, as a JSON document.
+
+    Parameters
+    ----------
+    view
+        The day matched to its roster.
+    slot_id
+        The slot; None for the whole day.
+    detail
+        ``posts`` to give each post's record (``posts``), ``summary`` to leave them out.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the day has no slot ``slot_id``.
+    """
     known = {s.id: s for s in view.slots}
     if slot_id is not None and slot_id not in known:
         raise InvalidParameterError(
             f"{view.day} has no slot {slot_id!r}; its slots are {', '.join(known)}", field="slot"
         )
     matched = view.coverage
-    posts = coverage_by_post(matched, view.day, slot_id)
     lengths = {
         key: records(covered_length(matched, view.day, slot_id, by=key))
         for key in ("road", "level", "squad")
@@ -155,7 +193,7 @@ def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
         # by unit grid too long for an answer: the map shades the unit grids
         for key in ("responsibility_grid", "subdistrict"):
             lengths[key] = records(covered_length(matched, view.day, slot_id, by=key))
-    return {
+    document: dict[str, Any] = {
         "date": view.day.isoformat(),
         "slot": _slot_document(known[slot_id]) if slot_id is not None else None,
         "slots": [_slot_document(s) for s in view.slots],
@@ -170,34 +208,88 @@ def coverage_document(view: DayCoverage, slot_id: str | None) -> dict[str, Any]:
         "timeline": records(day_timeline(matched, view.day)),
         "lengths": lengths,
         "gaps": records(gaps(matched, view.day, slot_id)),
-        "posts": records(posts[list(_POST_COLUMNS)]),
     }
+    if detail == "posts":
+        posts = coverage_by_post(matched, view.day, slot_id)
+        document["posts"] = records(posts[list(_POST_COLUMNS)])
+    return document
 
 
-@router.get("", summary="Coverage of a day or a slot", responses=problem_responses(404))
+def _answer(
+    service: CoverageService,
+    store: Store,
+    day: date,
+    roster: str | None,
+    *,
+    slot: str | None,
+    detail: Detail,
+) -> CoverageAnswer:
+    return coverage_answer(
+        service,
+        store,
+        day,
+        roster_of(roster),
+        variant=(slot, detail),
+        build=lambda view: coverage_document(view, slot, detail),
+    )
+
+
+@router.get(
+    "",
+    summary="Coverage of a day or a slot",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the coverage",
+            "headers": {"ETag": {"description": "the version of the answer", "schema": TEXT}},
+            "content": {"application/json": {"schema": COVERAGE_SCHEMA}},
+        },
+        304: {"description": "the answer has not changed since the ETag in If-None-Match"},
+        **problem_responses(404),
+    },
+)
 def coverage_of_day(
     *,
+    request: Request,
     store: StoreDep,
     service: ServiceDep,
     _reader: DutiesReader,
     day: DayParameter = None,
     slot: SlotParameter = None,
     roster: RosterParameter = None,
-) -> dict[str, Any]:
-    """Return a day's (or a slot's) coverage: headline figures, timeline, gaps and posts."""
-    view = service.day(store, duty_day_of(service, day), roster_of(roster))
-    return coverage_document(view, slot)
+    detail: DetailParameter = "summary",
+) -> Response:
+    """Return a day's (or a slot's) coverage: figures, timeline, lengths, gaps (posts on ask)."""
+    answer = _answer(service, store, duty_day_of(service, day), roster, slot=slot, detail=detail)
+    headers = {"ETag": answer.etag}
+    if not_modified(request, answer.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
-@router.get("/now", summary="Coverage now", responses=problem_responses(404))
+@router.get(
+    "/now",
+    summary="Coverage now",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the coverage of the slot on now",
+            "content": {"application/json": {"schema": COVERAGE_NOW_SCHEMA}},
+        },
+        **problem_responses(404),
+    },
+)
 def coverage_now(
     store: StoreDep,
     service: ServiceDep,
     _reader: DutiesReader,
     roster: RosterParameter = None,
-) -> dict[str, Any]:
+    detail: DetailParameter = "summary",
+) -> Response:
     """Return the coverage of the slot on now (a night slot after midnight: the day before's)."""
     now = service.clock()
     slot = slot_at(now, service.policy, calendar=service.calendar)
-    document = coverage_document(service.day(store, slot.date, roster_of(roster)), slot.id)
-    return {"now": now.isoformat(timespec="seconds"), **document}
+    body = _answer(service, store, slot.date, roster, slot=slot.id, detail=detail).body
+    # the slot's answer, with the moment put first
+    stamp = encode({"now": now.isoformat(timespec="seconds")})
+    return Response(stamp[:-1] + b"," + body[1:], media_type="application/json")

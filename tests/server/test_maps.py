@@ -466,7 +466,9 @@ def test_gap_list_links_each_gap_to_the_map(service: Service) -> None:
 
 
 def test_coverage_json_for_a_slot_and_now(service: Service) -> None:
-    answer = service.client.get(f"/coverage?date={DAY}&slot=morning", headers=service.headers)
+    answer = service.client.get(
+        f"/coverage?date={DAY}&slot=morning&detail=posts", headers=service.headers
+    )
     assert answer.status_code == 200
     document = answer.json()
     letters = {p["post_id"]: LETTERS[p["status"]] for p in document["posts"]}
