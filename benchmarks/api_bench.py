@@ -2,20 +2,28 @@
 
 N concurrent clients (default 50) read pages of 100 features: ``roads`` at random offsets and
 ``unit_grids`` within random boxes of the district; where the service has them (its OpenAPI
-document says), coverage reads follow. Each kind runs twice: flat out (every client asks again as
-soon as it has its answer) for a fixed number of requests, sending none after ``--max-seconds``,
-then paced (each client once a second, as people paging a map) for a fixed time. The service
-runs under uvicorn with 1 and then 2 workers; pygeoapi serves the same layers, exported to
-GeoPackage (``dutygrid export``), with its SQLite/GeoPackage provider, under the same uvicorn and
-workers, beside it, and takes the same load: the two are loaded in turn, ``--rounds`` times flat
-out (the best round of each is kept), so that a busy moment of the machine hits both alike.
-Every request goes to 127.0.0.1 and every phase stops by itself.
+document says) and the database has a roster, the coverage of a day is read and the roster's
+assignments are written (``PATCH`` with ``If-Match``). Each kind runs alone: flat out (every
+client asks again as soon as it has its answer) for ``--seconds``, then paced (each client about
+once a second, as people paging a map). Then dutygrid takes the kinds all at once, the clients
+shared out by ``--mix``: page reads, coverage reads and writes together. The service runs under
+uvicorn with 1 and then 2 workers; pygeoapi serves the same layers, exported to GeoPackage
+(``dutygrid export``), with its SQLite/GeoPackage provider, under the same uvicorn and workers,
+beside it, and takes the same reads: the two are loaded in turn, ``--rounds`` times flat out (the
+best round of each is kept), so that a busy moment of the machine hits both alike. Every request
+goes to 127.0.0.1 and every phase stops by itself.
 
-The two kinds stand for a cold and a warm service. dutygrid keeps the pages it has encoded (per
-worker, until the layer is written again): a ``unit_grids box`` is never the same page twice, so
-every one is read and encoded afresh (first touch, cold); a ``roads page`` is one of the layer's
-few hundred pages, so after their first touches (in the warm-up and the first round) they are
-served from memory (warm).
+The load comes from wrk (:mod:`http_load`), the same requests in the same order for both
+servers: a C client that keeps the cores for the servers, where a Python client would take as
+much CPU as the server it loads. Without wrk the bench says how to install it and loads the reads
+from an asyncio client instead.
+
+The two read kinds stand for a cold and a warm service. dutygrid keeps the pages it has encoded
+(per worker, until the layer is written again): a ``unit_grids box`` is never the same page
+twice, so every one is read and encoded afresh (cold); a ``roads page`` is one of the layer's few
+hundred pages, so after their first touches (in the warm-up) they are given from memory (warm).
+A write answered 412 lost a race with another client's write, as it should: the table counts
+those apart (``412/s``) from the errors.
 
 Goals: a 100-feature page at p99 ≤ 50 ms under 50 clients, and more throughput than pygeoapi.
 Flat out, 50 clients that each wait for their answer see p99 ≈ 50 / throughput at best (Little's
@@ -24,19 +32,19 @@ when the server is not saturated.
 
 Run from the repository root::
 
-    python benchmarks/api_bench.py [--clients 50] [--requests 1500] [--workers 1,2] [--db FILE]
+    python benchmarks/api_bench.py [--clients 50] [--seconds 10] [--workers 1,2] [--db FILE]
 
 pygeoapi is not a dependency of the service, only of this bench (the ``bench`` extra); without
 it the bench says so and loads dutygrid alone::
 
     pip install -e ".[bench]"                   # pygeoapi, and pysqlite3 where Python's sqlite3
     apt-get install libsqlite3-mod-spatialite   # cannot load extensions, as pyenv's builds cannot
+    apt-get install wrk                         # the load generator
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -49,30 +57,26 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from http_load import WRK_MISSING, Kind, Result, run_asyncio, run_wrk, wrk_path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PAGE = 100
+PATHS = 2000
+"""Distinct requests of each read kind, taken in turn by the clients."""
+ROSTER_WEEK = "2026-W49"
 SPATIALITE = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite.so")
 
 
 # --- the apps uvicorn runs (its --factory imports this module in every worker) ---------------
-
-
-def http_client() -> Any:
-    """Return the httpx module: httpx2, the one dutygrid's tests use, else httpx."""
-    try:
-        import httpx2
-    except ImportError:
-        import httpx
-
-        return httpx
-    return httpx2
 
 
 def service_app() -> Any:
@@ -126,10 +130,16 @@ def huiji_database(folder: Path, given: str | None) -> Path:
     if given:
         shutil.copyfile(given, db)
         return db
-    print("building a Huiji database (init, unit grids of 200,000 m², posts) …", flush=True)
+    print(
+        "building a Huiji database (init, unit grids of 200,000 m², posts, demo staff, a roster "
+        f"of {ROSTER_WEEK} solved for 5 s) …",
+        flush=True,
+    )
     cli("init", "--db", str(db))
     cli("grids", "build", "--db", str(db), "--target-area", "200000")
     cli("posts", "build", "--db", str(db))
+    cli("staff", "demo", "--db", str(db))
+    cli("roster", "solve", "--db", str(db), "--week", ROSTER_WEEK, "--time-limit", "5")
     return db
 
 
@@ -180,8 +190,11 @@ def uvicorn(
     log: Path,
     ready_path: str,
     options: tuple[str, ...] = (),
-) -> Iterator[str]:
-    """Run ``factory`` under uvicorn (with ``options``) on a free loopback port; yield its URL."""
+) -> Iterator[tuple[str, int]]:
+    """Run ``factory`` under uvicorn (with ``options``) on a free loopback port.
+
+    Yield its URL and the process id of uvicorn (whose workers are its children).
+    """
     port = free_port()
     command = [
         sys.executable,
@@ -209,7 +222,7 @@ def uvicorn(
         base = f"http://{HOST}:{port}"
         try:
             wait_until_up(base + ready_path, server, log)
-            yield base
+            yield base, server.pid
         finally:
             server.terminate()
             try:
@@ -322,247 +335,231 @@ def pygeoapi_config(folder: Path, db: Path, port_hint: str, extent: list[float])
 # --- the load -----------------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    """The answers to one phase of one kind of request."""
+def read_kinds(facts: dict[str, Any], *, pygeoapi: bool, headers: dict[str, str]) -> list[Kind]:
+    """Return the reads of the layers: the same pages of both servers, in the same order.
 
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    bytes_read: int = 0
-    seconds: float = 0.0
-
-    def failures(self) -> str:
-        """Return the statuses other than 200 and how often each came (0: no answer)."""
-        return ", ".join(f"{s}×{n}" for s, n in sorted(self.statuses.items()) if s != 200)
-
-    def row(self) -> tuple[int, float, float, float, int]:
-        """Return (requests, pages answered per second, p50 ms, p99 ms, errors).
-
-        Only the 200 answers count as pages; the latencies are of every request.
-        """
-        n = len(self.latencies)
-        ordered = sorted(self.latencies)
-        p50 = statistics.median(ordered) * 1000 if n else float("nan")
-        p99 = ordered[min(n - 1, int(0.99 * n))] * 1000 if n else float("nan")
-        pages = self.statuses.get(200, 0)
-        return n, pages / self.seconds if self.seconds else 0.0, p50, p99, n - pages
-
-
-UrlMaker = Callable[[random.Random], str]
-
-
-async def _ask(client: Any, url: str, result: Result) -> None:
-    start = time.perf_counter()
-    try:
-        answer = await client.get(url)
-        status = answer.status_code
-        result.bytes_read += len(answer.content)
-    except Exception:  # a failed request counts as an error, the load goes on
-        status = 0
-    result.latencies.append(time.perf_counter() - start)
-    result.statuses[status] = result.statuses.get(status, 0) + 1
-
-
-async def flat_out(
-    base: str,
-    make_url: UrlMaker,
-    *,
-    clients: int,
-    requests: int,
-    headers: dict[str, str],
-    max_seconds: float = 60.0,
-) -> Result:
-    """``clients`` clients ask, each again as soon as it has its answer, ``requests`` in all.
-
-    No request is sent after ``max_seconds``: a slow kind ends with fewer.
+    A roads page is one of the layer's few hundred pages at random offsets, so kept pages are
+    read again (warm); a unit_grids box is a random sixth of the district, never the same twice
+    (cold).
     """
-    httpx = http_client()
-
-    result = Result()
-    rng = random.Random(20241)
-    issued = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=60
-    ) as client:
-
-        async def one_client() -> None:
-            nonlocal issued
-            while issued < requests and time.perf_counter() < start + max_seconds:
-                issued += 1
-                await _ask(client, make_url(rng), result)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        result.seconds = time.perf_counter() - start
-    return result
-
-
-async def paced(
-    base: str, make_url: UrlMaker, *, clients: int, seconds: float, headers: dict[str, str]
-) -> Result:
-    """``clients`` clients each ask once a second (spread over the second) for ``seconds``."""
-    httpx = http_client()
-
-    result = Result()
-    rng = random.Random(20242)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=60
-    ) as client:
-        start = time.perf_counter()
-
-        async def one_client(index: int) -> None:
-            due = start + index / clients
-            while due < start + seconds and time.perf_counter() < start + seconds:
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await _ask(client, make_url(rng), result)
-                due += 1.0
-
-        await asyncio.gather(*(one_client(i) for i in range(clients)))
-        result.seconds = time.perf_counter() - start
-    return result
-
-
-def url_makers(facts: dict[str, Any], *, pygeoapi: bool) -> dict[str, UrlMaker]:
-    """Return how each kind of request is made: the same pages of both servers."""
     prefix, suffix = ("", "&f=json") if pygeoapi else ("/ogc", "")
     roads = facts["counts"]["roads"]
     minx, miny, maxx, maxy = facts["extent"]
-    width, height = (maxx - minx) / 6, (maxy - miny) / 6
-
-    def roads_page(rng: random.Random) -> str:
-        offset = rng.randrange(max(1, roads - PAGE))
-        return f"{prefix}/collections/roads/items?limit={PAGE}&offset={offset}{suffix}"
-
-    def unit_grids_box(rng: random.Random) -> str:
-        x, y = rng.uniform(minx, maxx - width), rng.uniform(miny, maxy - height)
-        box = f"{x:.6f},{y:.6f},{x + width:.6f},{y + height:.6f}"
-        return f"{prefix}/collections/unit_grids/items?limit={PAGE}&bbox={box}{suffix}"
-
-    return {"roads page": roads_page, "unit_grids box": unit_grids_box}
-
-
-def service_extras(base: str, headers: dict[str, str]) -> dict[str, UrlMaker]:
-    """Return the coverage reads where the service has them; say what is left out and why."""
-    request = urllib.request.Request(base + "/openapi.json", headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        paths: dict[str, Any] = json.load(answer)["paths"]
-    extras: dict[str, UrlMaker] = {}
-    if "get" in paths.get("/coverage", {}):
-        probe = urllib.request.Request(base + "/coverage", headers=headers)
-        try:
-            with urllib.request.urlopen(probe, timeout=60) as answer:
-                day = json.load(answer).get("date")
-            extras["coverage day"] = lambda _rng: f"/coverage?date={day}"
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")[:200]
-            print(f"note: GET /coverage answers {error.code} on this database; left out: {detail}")
-    else:
-        print("note: the service has no GET /coverage yet; coverage reads left out")
-    writes = [
-        f"{method.upper()} {path}"
-        for path, item in paths.items()
-        if "assignment" in path
-        for method in item
-        if method in ("post", "put", "patch")
+    rng = random.Random(20241)
+    offsets = [rng.randrange(max(1, roads - PAGE)) for _ in range(PATHS)]
+    pages = [
+        f"{prefix}/collections/roads/items?limit={PAGE}&offset={offset}{suffix}"
+        for offset in offsets
     ]
-    if writes:
-        print(f"note: assignment writes ({', '.join(writes)}) are not part of this load yet")
+    box = f"{prefix}/collections/unit_grids/items?limit={PAGE}&bbox=%.6f,%.6f,%.6f,%.6f{suffix}"
+    extent = (minx, miny, maxx, maxy, (maxx - minx) / 6, (maxy - miny) / 6)
+    return [
+        Kind("roads page", pages, headers),
+        Kind("unit_grids box", [box], headers, boxes=extent),
+    ]
+
+
+def _get_json(base: str, path: str, headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    request = urllib.request.Request(base + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        return json.load(answer), dict(answer.headers)
+
+
+def service_kinds(base: str, headers: dict[str, str]) -> list[Kind]:
+    """Return the coverage reads and assignment writes where the service has them.
+
+    The writes change a roster's assignments (``PATCH``, admin token, ``If-Match``): each flips
+    the ``pinned`` mark of one of 40 assignments, every assignment in turn set and cleared, so
+    every write changes the roster. Clients that write at once race: the first wins, the others
+    get 412 (the roster changed since they read it) with its new ETag, and send that next.
+    """
+    paths: dict[str, Any] = _get_json(base, "/openapi.json", headers)[0]["paths"]
+    rosters = []
+    if "get" in paths.get("/rosters", {}):
+        rosters = _get_json(base, "/rosters", headers)[0].get("rosters", [])
+    kinds: list[Kind] = []
+    if not rosters:
+        print("note: the database has no roster: coverage reads and assignment writes left out")
+        return kinds
+    roster = rosters[0]
+    year, week = (int(part) for part in roster["week"].split("-W"))
+    monday = date.fromisocalendar(year, week, 1).isoformat()
+    if "get" in paths.get("/coverage", {}):
+        kinds.append(Kind("coverage day", [f"/coverage?date={monday}"], headers))
     else:
-        print("note: the service has no assignment writes yet; left out")
-    return extras
+        print("note: the service has no GET /coverage; coverage reads left out")
+    route = "/rosters/{roster_id}/assignments"
+    if "patch" not in paths.get(route, {}):
+        print(f"note: the service has no PATCH {route}; assignment writes left out")
+        return kinds
+    path = f"/rosters/{quote(roster['id'], safe='')}/assignments"
+    rows, answer_headers = _get_json(base, path, headers)
+    chosen = random.Random(7).sample(rows, min(40, len(rows)))
+    bodies = []
+    for flip in (True, False):
+        for row in chosen:
+            pinned = row["pinned"] != flip
+            key = {"officer_id": row["officer_id"], "date": row["date"], "slot_id": row["slot_id"]}
+            bodies.append(json.dumps({"change": [{**key, "pinned": pinned}]}))
+    kinds.append(
+        Kind(
+            "assignment write",
+            [path] * len(bodies),
+            {**headers, "Content-Type": "application/json"},
+            method="PATCH",
+            bodies=bodies,
+            track_etag=True,
+            etag=answer_headers.get("etag", answer_headers.get("ETag", "")),
+            expected=(200, 412),
+        )
+    )
+    return kinds
 
 
 @dataclass
 class Target:
-    """A server under load: its name, base URL, headers and how it is asked each kind."""
+    """A server under load: its name, base URL, and the kinds of request it is asked."""
 
     name: str
     base: str
-    headers: dict[str, str]
-    makers: dict[str, UrlMaker]
+    kinds: list[Kind]
+    ready_path: str
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """Return the CPU time the server has used so far (uvicorn and its workers).
+
+        None where the system does not tell (it is read from Linux's /proc).
+        """
+        pids = [self.pid]
+        try:
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                    except OSError:
+                        continue
+                    if int(fields[1]) == self.pid:
+                        pids.append(int(entry.name))
+            total = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def settle(self, limit_s: float = 120.0) -> None:
+        """Wait until the server answers its ready path at once: the last load is worked off.
+
+        A load stops sending when its time is up, but a server may still be working on what it
+        was sent (slow writes, most): the next load would find it busy.
+        """
+        deadline = time.monotonic() + limit_s
+        quick = 0
+        while quick < 2 and time.monotonic() < deadline:
+            start = time.monotonic()
+            with urllib.request.urlopen(self.base + self.ready_path, timeout=limit_s) as answer:
+                answer.read()
+            quick = quick + 1 if time.monotonic() - start < 0.25 else 0
+            time.sleep(0.2)
+
+
+def load(
+    target: Target,
+    kinds: list[tuple[Kind, int]],
+    args: argparse.Namespace,
+    *,
+    seed: int,
+    seconds: float | None = None,
+    pace_ms: int = 0,
+) -> dict[str, Result]:
+    """Load ``target`` with ``kinds`` at once (``(kind, clients)``) for ``--seconds``.
+
+    The requests are those of ``seed``: give each server the same.
+    """
+    wrk = wrk_path()
+    seconds = seconds or (args.paced if pace_ms else args.seconds)
+    for server in args.targets:  # none is still at work on an earlier load
+        server.settle()
+    cpu_before = target.cpu_seconds()
+    if wrk is not None:
+        results = run_wrk(
+            wrk, target.base, kinds, seconds=seconds, folder=args.folder, pace_ms=pace_ms, seed=seed
+        )
+    else:
+        reads = [(kind, n) for kind, n in kinds if kind.method == "GET"]
+        results = run_asyncio(target.base, reads, seconds=seconds, pace_ms=pace_ms, seed=seed)
+    cpu_after = target.cpu_seconds()
+    answered = sum(r.requests for r in results.values())
+    if cpu_before is not None and cpu_after is not None and answered:
+        for result in results.values():  # all at once: the CPU of an answer of any kind
+            result.cpu_ms = (cpu_after - cpu_before) * 1000 / answered
+    return results
+
+
+Row = tuple[str, int, str, str, int, Result]
+"""server, workers, kind, phase, clients, result"""
 
 
 def run_phases(
-    targets: list[Target], workers: int, args: argparse.Namespace, table: list[tuple[Any, ...]]
+    targets: list[Target], workers: int, args: argparse.Namespace, table: list[Row]
 ) -> None:
-    """Load each kind on every target, alternating the targets, ``--rounds`` times flat out.
+    """Load each kind alone on every target, then dutygrid's kinds all at once.
 
-    Alternating lets a busy moment of the machine hit both servers alike; the best round of each
-    server is kept.
+    Alone, each kind is loaded flat out ``--rounds`` times, the targets in turn (so that a busy
+    moment of the machine hits both alike; the best round of each is kept), then paced. All at
+    once, ``--clients`` clients are shared out over the kinds (``--mix``) and load together.
     """
-    kinds = dict.fromkeys(kind for target in targets for kind in target.makers)
+    args.targets = targets
+    kinds = dict.fromkeys(k.name for t in targets for k in t.kinds)
     if args.kinds:
         kinds = dict.fromkeys(k for k in kinds if k in args.kinds.split(","))
-    for kind in kinds:
-        asked = []
-        for target in targets:
-            if kind not in target.makers:
-                continue
-            warm = asyncio.run(
-                flat_out(
-                    target.base,
-                    target.makers[kind],
-                    clients=args.clients,
-                    requests=100,
-                    headers=target.headers,
-                    max_seconds=10,
-                )
-            )
-            if warm.statuses.get(200, 0) == 0:
-                print(f"  {target.name}: {kind} answers {warm.statuses}; left out")
-                continue
-            asked.append(target)
+    for name in kinds:
+        asked = [(t, k) for t in targets for k in t.kinds if k.name == name]
+        if asked[0][1].method != "GET" and wrk_path() is None:
+            print(f"  {name}: left out (the asyncio client only reads; install wrk)")
+            continue
+        clients = args.writers if asked[0][1].method != "GET" else args.clients
         best: dict[str, Result] = {}
-        for _ in range(args.rounds):
-            for target in asked:
-                full = asyncio.run(
-                    flat_out(
-                        target.base,
-                        target.makers[kind],
-                        clients=args.clients,
-                        requests=args.requests,
-                        headers=target.headers,
-                        max_seconds=args.max_seconds,
-                    )
-                )
-                if target.name not in best or full.row()[1] > best[target.name].row()[1]:
-                    best[target.name] = full
-        for target in asked:
-            calm = asyncio.run(
-                paced(
-                    target.base,
-                    target.makers[kind],
-                    clients=args.clients,
-                    seconds=args.paced,
-                    headers=target.headers,
-                )
-            )
-            for mode, result in (("flat out", best[target.name]), ("paced 1/s", calm)):
-                table.append((target.name, workers, kind, mode, *result.row(), result.bytes_read))
-                if result.failures():
-                    print(
-                        f"  {target.name} ×{workers}: {kind} {mode}: not 200: {result.failures()}"
-                    )
-        print(f"  ×{workers}: {kind} done", flush=True)
+        for target, kind in asked:  # warm-up: first touches, imports, connections
+            load(target, [(kind, clients)], args, seed=100, seconds=2)
+        for round_ in range(args.rounds):
+            for target, kind in asked:
+                result = load(target, [(kind, clients)], args, seed=1 + round_)[name]
+                if target.name not in best or result.rate() > best[target.name].rate():
+                    best[target.name] = result
+        for target, kind in asked:
+            calm = load(target, [(kind, clients)], args, seed=200, pace_ms=1000)[name]
+            for phase, result in (("flat out", best[target.name]), ("paced 1/s", calm)):
+                table.append((target.name, workers, name, phase, clients, result))
+        print(f"  ×{workers}: {name} done (load average {os.getloadavg()[0]:.1f})", flush=True)
+    ours = targets[0]
+    parts = [part.partition("=") for part in args.mix.split(",") if part.strip()]
+    shares = {name.strip(): int(n) for name, _, n in parts}
+    mixed = [(k, shares[k.name]) for k in ours.kinds if shares.get(k.name, 0) > 0]
+    if len(mixed) > 1 and wrk_path() is not None:
+        for name, result in load(ours, mixed, args, seed=300).items():
+            table.append((ours.name, workers, name, "mixed", shares[name], result))
+        print(f"  ×{workers}: mixed load done", flush=True)
 
 
 def in_process_page_ms(db: Path) -> dict[str, float]:
     """Return what one 100-feature page costs the service without HTTP, in ms (median of 50).
 
     Each layer is read twice over the same 60 pages: first touch (``roads cold``), then again,
-    when the pages are kept (``roads warm``; an older dutygrid that keeps none pays the same twice).
+    when the pages are kept (``roads warm``). The database is watched for commits, as the
+    service watches it.
     """
     from server.ogc.geojson import feature_collection_response
+    from server.ogc.page_cache import watch_commits
     from server.ogc.sources import layer_sources
-    from server.storage import Store
+    from server.storage import Store, database_url
 
     sources = layer_sources()
     times: dict[str, float] = {}
     with Store.open(str(db)) as store:
+        watch_commits(store, database_url(str(db)))
         for layer in ("roads", "unit_grids"):
             for touch in ("cold", "warm"):
                 spent = []
@@ -572,7 +569,7 @@ def in_process_page_ms(db: Path) -> dict[str, float]:
                         store, bbox=None, limit=PAGE, offset=(i * 37) % 200, datetime=None
                     )
                     members = {"numberReturned": len(page.features)}
-                    feature_collection_response(members, page.features)
+                    feature_collection_response(members, page.features, encoded=page.encoded)
                     spent.append(time.perf_counter() - start)
                 times[f"{layer} {touch}"] = statistics.median(spent[10:]) * 1000
     return times
@@ -581,41 +578,44 @@ def in_process_page_ms(db: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
-    parser.add_argument("--requests", type=int, default=1500, help="requests per kind, flat out")
-    parser.add_argument("--paced", type=float, default=10.0, help="seconds of the paced phase")
     parser.add_argument(
-        "--max-seconds", type=float, default=60.0, help="no new request after this, flat out"
+        "--writers", type=int, default=5, help="concurrent clients of the writes alone"
     )
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per kind, flat out")
+    parser.add_argument("--paced", type=float, default=10.0, help="seconds of the paced phase")
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to try")
     parser.add_argument("--rounds", type=int, default=2, help="flat-out rounds; the best is kept")
     parser.add_argument("--db", help="a dutygrid SQLite database (copied); else Huiji is built")
     parser.add_argument("--no-pygeoapi", action="store_true", help="leave pygeoapi out")
     parser.add_argument(
-        "--kinds", help="only these kinds, comma-separated (e.g. 'roads page,unit_grids box')"
+        "--kinds", help="only these kinds alone, comma-separated (e.g. 'roads page,coverage day')"
     )
     parser.add_argument(
-        "--uvloop",
-        action="store_true",
-        help="also load dutygrid under uvicorn's uvloop and httptools (installed beside), in turn",
+        "--mix",
+        default="roads page=40,coverage day=5,assignment write=5",
+        help="clients of each kind in the mixed load ('' for none)",
     )
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
+    if wrk_path() is None:
+        print(f"note: {WRK_MISSING}")
 
     with tempfile.TemporaryDirectory(prefix="dutygrid-api-bench-") as tmp:
-        folder = Path(tmp)
+        folder = args.folder = Path(tmp)
         db = huiji_database(folder, args.db)
         facts = layer_facts(db)
         headers = {"Authorization": f"Bearer {admin_token(db)}"}
         print(
             f"{facts['counts']['roads']} roads, {facts['counts']['unit_grids']} unit grids; "
-            f"{args.clients} clients, {args.requests} requests per kind flat out, "
-            f"{args.paced:g} s paced; {os.cpu_count()} cores shared by servers and clients; "
+            f"{args.clients} clients, {args.seconds:g} s per kind flat out, {args.paced:g} s "
+            f"paced; load by {'wrk' if wrk_path() else 'asyncio (httpx)'}; uvicorn with "
+            f"{uvicorn_stack()}; {os.cpu_count()} cores shared by servers and load; "
             "load average {:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())
         )
         page_ms = in_process_page_ms(db)
         print(
             "one page in process (read + GeoJSON; the server is another process, cold at start): "
-            + ", ".join(f"{k} {v:.1f} ms" for k, v in page_ms.items())
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in page_ms.items())
         )
         import sqlite3
 
@@ -634,10 +634,10 @@ def main() -> None:
             pygeoapi_env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
         else:
             print(f"pygeoapi: {reason}")
-        table: list[tuple[Any, ...]] = []
+        table: list[Row] = []
         for workers in worker_counts:
             with ExitStack() as servers:
-                base = servers.enter_context(
+                base, pid = servers.enter_context(
                     uvicorn(
                         "api_bench:service_app",
                         workers=workers,
@@ -646,22 +646,11 @@ def main() -> None:
                         ready_path="/ogc",
                     )
                 )
-                makers = {**url_makers(facts, pygeoapi=False), **service_extras(base, headers)}
-                targets = [Target("dutygrid", base, headers, makers)]
-                if args.uvloop:
-                    fast = servers.enter_context(
-                        uvicorn(
-                            "api_bench:service_app",
-                            workers=workers,
-                            env={"DUTYGRID_DATABASE_URL": str(db)},
-                            log=folder / f"dutygrid-uvloop-{workers}.log",
-                            ready_path="/ogc",
-                            options=("--loop", "uvloop", "--http", "httptools"),
-                        )
-                    )
-                    targets.append(Target("dg+uvloop", fast, headers, makers))
+                kinds = read_kinds(facts, pygeoapi=False, headers=headers)
+                service = kinds + service_kinds(base, headers)
+                targets = [Target("dutygrid", base, service, "/ogc", pid)]
                 if pygeoapi_env:
-                    theirs = servers.enter_context(
+                    theirs, their_pid = servers.enter_context(
                         uvicorn(
                             "api_bench:pygeoapi_app",
                             workers=workers,
@@ -671,7 +660,10 @@ def main() -> None:
                         )
                     )
                     check_same_pages(theirs, facts)
-                    targets.append(Target("pygeoapi", theirs, {}, url_makers(facts, pygeoapi=True)))
+                    their_kinds = read_kinds(facts, pygeoapi=True, headers={})
+                    targets.append(
+                        Target("pygeoapi", theirs, their_kinds, "/collections?f=json", their_pid)
+                    )
                 run_phases(targets, workers, args, table)
         report(table)
         print(
@@ -681,42 +673,66 @@ def main() -> None:
         )
 
 
+def uvicorn_stack() -> str:
+    """Return the event loop and HTTP parser uvicorn picks here (uvloop and httptools if there)."""
+    names = []
+    for module, fast, plain in (("uvloop", "uvloop", "asyncio"), ("httptools", "httptools", "h11")):
+        try:
+            __import__(module)
+        except ImportError:
+            names.append(plain)
+        else:
+            names.append(fast)
+    return " and ".join(names)
+
+
 def check_same_pages(pygeoapi_base: str, facts: dict[str, Any]) -> None:
     """Say how many features a first page of each kind has on pygeoapi (ours have 100 or fewer)."""
-    for kind, make_url in url_makers(facts, pygeoapi=True).items():
-        url = make_url(random.Random(7))
-        with urllib.request.urlopen(pygeoapi_base + url, timeout=60) as answer:
+    for kind in read_kinds(facts, pygeoapi=True, headers={}):
+        with urllib.request.urlopen(
+            pygeoapi_base + kind.path(random.Random(7)), timeout=60
+        ) as answer:
             returned = len(json.load(answer)["features"])
-        print(f"  pygeoapi: a {kind} has {returned} features")
+        print(f"  pygeoapi: a {kind.name} has {returned} features")
 
 
-def report(table: list[tuple[Any, ...]]) -> None:
-    print()
+def report(table: list[Row]) -> None:
+    """Print every phase, then dutygrid against pygeoapi where both took the same load."""
+    print(
+        "\nok/s: 2xx answers a second; 412/s: writes that lost a race (not errors); cpu ms: the "
+        "server's CPU time per answer (all its workers; in the mixed load, per answer of any "
+        "kind): 1000 / cpu ms is what one free core could answer a second"
+    )
     header = (
-        f"{'server':<9} {'w':>1} {'kind':<15} {'mode':<9} {'n':>5} {'pages/s':>7} "
-        f"{'p50 ms':>7} {'p99 ms':>8} {'err':>4} {'KB/page':>7}"
+        f"{'server':<8} {'w':>1} {'kind':<16} {'phase':<9} {'cl':>3} {'n':>6} {'ok/s':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'412/s':>6} {'err':>4} {'KB/ans':>6} {'cpu ms':>6}"
     )
     print(header)
     print("-" * len(header))
-    for server, workers, kind, mode, n, rate, p50, p99, errors, read in table:
-        size = read / n / 1024 if n else 0
+    for server, workers, kind, phase, clients, r in table:
+        size = r.bytes_read / r.requests / 1024 if r.requests else 0
+        conflicts = f"{r.rate(412):6.1f}" if 412 in r.expected else f"{'':>6}"
         print(
-            f"{server:<9} {workers:>1} {kind:<15} {mode:<9} {n:>5} {rate:>7.1f} {p50:>7.1f} "
-            f"{p99:>8.1f} {errors:>4} {size:>7.1f}"
+            f"{server:<8} {workers:>1} {kind:<16} {phase:<9} {clients:>3} {r.requests:>6} "
+            f"{r.rate():>7.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {conflicts} {r.errors:>4} "
+            f"{size:>6.1f} {r.cpu_ms:>6.2f}"
         )
-    for one, other in (("dutygrid", "pygeoapi"), ("dg+uvloop", "dutygrid")):
-        ours = {(w, k, m): (rate, p99) for s, w, k, m, _, rate, _, p99, *_ in table if s == one}
-        theirs = {(w, k, m): (rate, p99) for s, w, k, m, _, rate, _, p99, *_ in table if s == other}
-        shared = sorted(ours.keys() & theirs.keys())
-        if shared:
-            print(f"\n{one} / {other}")
-        for key in shared:
-            (our_rate, our_p99), (their_rate, their_p99) = ours[key], theirs[key]
-            workers, kind, mode = key
-            print(
-                f"  ×{workers} {kind:<15} {mode:<9} throughput {our_rate / their_rate:5.2f}×, "
-                f"p99 {our_p99 / their_p99:5.2f}×"
-            )
+    for server, workers, kind, phase, _, r in table:
+        unexpected = {s: n for s, n in r.statuses.items() if s not in r.expected}
+        if unexpected or r.socket_errors:
+            print(f"  {server} ×{workers} {kind} {phase}: errors: {r.failures()}")
+    ours = {(w, k, p): r for s, w, k, p, _, r in table if s == "dutygrid"}
+    theirs = {(w, k, p): r for s, w, k, p, _, r in table if s == "pygeoapi"}
+    shared = sorted(ours.keys() & theirs.keys())
+    if shared:
+        print("\ndutygrid / pygeoapi (same load, same run)")
+    for key in shared:
+        workers, kind, phase = key
+        mine, other = ours[key], theirs[key]
+        print(
+            f"  ×{workers} {kind:<15} {phase:<9} throughput {mine.rate() / other.rate():5.2f}×, "
+            f"p99 {mine.p99_ms / other.p99_ms:5.2f}×"
+        )
 
 
 if __name__ == "__main__":

@@ -379,6 +379,51 @@ def _check_usable(record: TokenRecord, now: datetime) -> None:
         )
 
 
+def _checked(
+    checks: dict[str, tuple[float, TokenRecord]],
+    *,
+    digest: str,
+    looked_up: float,
+    record: TokenRecord,
+    now: datetime,
+    via: Literal["bearer", "basic"],
+) -> tuple[Principal, bool]:
+    _check_usable(record, now)
+    due = record.last_used_at is None or now - _parse(record.last_used_at) >= LAST_USED_RESOLUTION
+    if due:
+        # the caller writes the last-used time; the next requests within the check are not due
+        checks[digest] = (looked_up, replace(record, last_used_at=_iso(now)))
+    return _principal(record, via), due
+
+
+def recent_token(
+    store: Store,
+    secret: str,
+    *,
+    via: Literal["bearer", "basic"] = "bearer",
+    now: datetime | None = None,
+) -> tuple[Principal, bool] | None:
+    """Return what :func:`authenticate_token` would, if this process looked the token up lately.
+
+    None when the database must be asked (the token was not looked up within
+    :data:`TOKEN_CHECK_SECONDS`); this function never asks it, so it may run on the event loop.
+
+    Raises
+    ------
+    AuthError
+        If the token looked up lately is revoked or has expired since.
+    """
+    digest = hash_secret(secret.strip())
+    checks = _token_checks.get(store)
+    checked = None if checks is None else checks.get(digest)
+    if checks is None or checked is None or time.monotonic() - checked[0] >= TOKEN_CHECK_SECONDS:
+        return None
+    looked_up, record = checked
+    return _checked(
+        checks, digest=digest, looked_up=looked_up, record=record, now=now or utc_now(), via=via
+    )
+
+
 def authenticate_token(
     store: Store,
     secret: str,
@@ -415,12 +460,7 @@ def authenticate_token(
             checks.clear()
         looked_up = time.monotonic()
         checks[digest] = (looked_up, record)
-    _check_usable(record, now)
-    due = record.last_used_at is None or now - _parse(record.last_used_at) >= LAST_USED_RESOLUTION
-    if due:
-        # the caller writes the last-used time; the next requests within the check are not due
-        checks[digest] = (looked_up, replace(record, last_used_at=_iso(now)))
-    return _principal(record, via), due
+    return _checked(checks, digest=digest, looked_up=looked_up, record=record, now=now, via=via)
 
 
 _token_checks: weakref.WeakKeyDictionary[Store, dict[str, tuple[float, TokenRecord]]] = (

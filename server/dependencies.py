@@ -1,4 +1,9 @@
-"""What routes are given: the store, the settings, who is asking, and version checks (ETags)."""
+"""What routes are given: the store, the settings, who is asking, and version checks (ETags).
+
+The dependencies that ask nothing of the database are coroutines, so that FastAPI runs them on the
+event loop rather than handing each to a worker thread; who is asking is looked up in a worker
+thread only when the token was not checked lately (:data:`server.auth.TOKEN_CHECK_SECONDS`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Annotated, Any, Literal
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from server.auth import (
     SESSION_COOKIE,
@@ -20,6 +27,7 @@ from server.auth import (
     authenticate_token,
     check_permission,
     note_token_used,
+    recent_token,
 )
 from server.errors import AuthError, PreconditionFailed, PreconditionRequired
 from server.settings import Settings
@@ -34,13 +42,13 @@ _session_cookie = APIKeyCookie(
 )
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """Return the store the app was started with."""
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """Return the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -50,7 +58,14 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def _basic_secret(value: str) -> str:
+def basic_secret(value: str) -> str:
+    """Return the token in the value of HTTP Basic credentials (``user:token`` in base64).
+
+    Raises
+    ------
+    AuthError
+        If the value is not base64 of UTF-8 text.
+    """
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -60,7 +75,7 @@ def _basic_secret(value: str) -> str:
     return password or user
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     store: StoreDep,
     background: BackgroundTasks,
@@ -69,7 +84,8 @@ def current_principal(
 ) -> Principal | None:
     """Return who the request comes from, None if it carries no credentials.
 
-    A token in the ``Authorization`` header wins over a session cookie.
+    A token in the ``Authorization`` header wins over a session cookie. A token checked lately is
+    taken as checked; the database is asked (in a worker thread) otherwise, and for sessions.
 
     Raises
     ------
@@ -79,25 +95,30 @@ def current_principal(
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.strip().partition(" ")
+        via: Literal["bearer", "basic"]
         if scheme.lower() == "bearer" and value.strip():
-            principal, due = authenticate_token(store, value, via="bearer")
+            secret, via = value, "bearer"
         elif scheme.lower() == "basic" and value.strip():
-            principal, due = authenticate_token(store, _basic_secret(value), via="basic")
+            secret, via = basic_secret(value), "basic"
         else:
             raise AuthError("send the token as 'Authorization: Bearer <token>'")
+        found = recent_token(store, secret, via=via)
+        if found is None:
+            found = await run_in_threadpool(partial(authenticate_token, store, secret, via=via))
+        principal, due = found
         if due:
             background.add_task(note_token_used, store, principal.token_id)
         return principal
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        return authenticate_session(store, session)
+        return await run_in_threadpool(authenticate_session, store, session)
     return None
 
 
 PrincipalOrNone = Annotated[Principal | None, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal | None], Principal]:
+def require(permission: Permission) -> Callable[[Principal | None], Awaitable[Principal]]:
     """Return a dependency that yields the principal if its role has ``permission``.
 
     The dependency raises :class:`~server.errors.AuthError` (401) when the request carries no
@@ -105,7 +126,7 @@ def require(permission: Permission) -> Callable[[Principal | None], Principal]:
     permission.
     """
 
-    def dependency(principal: PrincipalOrNone) -> Principal:
+    async def dependency(principal: PrincipalOrNone) -> Principal:
         if principal is None:
             raise AuthError(
                 "sign in: send 'Authorization: Bearer <token>', or sign in at /login in a browser"
@@ -117,7 +138,7 @@ def require(permission: Permission) -> Callable[[Principal | None], Principal]:
     return dependency
 
 
-def signed_in(principal: PrincipalOrNone) -> Principal:
+async def signed_in(principal: PrincipalOrNone) -> Principal:
     """Return the principal of a request that must carry credentials, whatever its role.
 
     Raises

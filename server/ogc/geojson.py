@@ -93,8 +93,12 @@ def geojson_features(frame: gpd.GeoDataFrame, spec: LayerSpec) -> list[dict[str,
     return features
 
 
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""One encoder for every text: ``json.dumps`` with options would make one for each."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def encode_features(rows: Sequence[Sequence[Any]], spec: LayerSpec) -> list[str]:
@@ -138,6 +142,7 @@ def feature_collection_response(
     features: Sequence[Mapping[str, Any] | str],
     *,
     headers: Mapping[str, str] | None = None,
+    encoded: bytes | None = None,
 ) -> Response:
     """Return a GeoJSON FeatureCollection of ``features`` with further ``members``.
 
@@ -149,12 +154,16 @@ def feature_collection_response(
         GeoJSON Feature objects, or their JSON text (:func:`encode_features`).
     headers
         Headers for the response.
+    encoded
+        The features already as UTF-8 JSON text separated by commas, if they are: then
+        ``features`` is not encoded again.
     """
-    texts = ",".join(f if isinstance(f, str) else _dumps(f) for f in features)
+    if encoded is None:
+        encoded = ",".join(f if isinstance(f, str) else _dumps(f) for f in features).encode()
     rest = _dumps(dict(members))[1:-1]
-    content = f'{{"type":"FeatureCollection","features":[{texts}]{"," if rest else ""}{rest}}}'
+    tail = f"]{',' if rest else ''}{rest}}}".encode()
     return Response(
-        content.encode("utf-8"),
+        b'{"type":"FeatureCollection","features":[' + encoded + tail,
         media_type=GEOJSON,
         headers=dict(headers) if headers else None,
     )

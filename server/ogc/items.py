@@ -7,9 +7,10 @@ link after the first page. ``numberMatched`` is given only where it costs nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -29,7 +30,7 @@ from server.ogc.geojson import (
 )
 from server.ogc.landing import CRS84, CollectionId, FormatDep, SourcesDep, link, ogc_base
 from server.ogc.pages import MAX_ROWS
-from server.ogc.sources import find_source
+from server.ogc.sources import FeatureSource, Page, find_source
 
 router = APIRouter()
 
@@ -46,8 +47,21 @@ def _check_crs(value: str | None, name: str) -> None:
         )
 
 
-def _page_url(request: Request, *, limit: int, offset: int) -> str:
-    return str(request.url.include_query_params(limit=limit, offset=offset))
+def page_urls(request: Request) -> Callable[[int, int], str]:
+    """Return a function of ``limit`` and ``offset`` that gives the URL of that page.
+
+    The URL is the request's with ``limit`` and ``offset`` set, the other parameters kept in
+    their order before them: what ``request.url.include_query_params`` gives, with the query
+    parsed and encoded once for all the links of a page.
+    """
+    url = request.url
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(url.query, keep_blank_values=True)
+        if name not in ("limit", "offset")
+    ]
+    head = f"{url.replace(query='')}?{urlencode(kept)}{'&' if kept else ''}"
+    return lambda limit, offset: f"{head}limit={limit}&offset={offset}"
 
 
 @router.get(
@@ -103,9 +117,42 @@ def items(
     box = parse_bbox(bbox)
     page_size = min(limit or settings.ogc_default_limit, settings.ogc_max_limit)
     page = source.items(store, bbox=box, limit=page_size, offset=offset, datetime=datetime_)
+    return items_response(
+        request, source, page, page_size=page_size, offset=offset, bbox_crs=bbox_crs, crs=crs
+    )
+
+
+def items_response(
+    request: Request,
+    source: FeatureSource,
+    page: Page,
+    *,
+    page_size: int,
+    offset: int,
+    bbox_crs: str | None,
+    crs: str | None,
+) -> Response:
+    """Return a page of a collection's items as the items route answers it (200, or 304).
+
+    Parameters
+    ----------
+    request
+        The request for the page.
+    source
+        The collection.
+    page
+        The page, of ``page_size`` features from ``offset`` on.
+    page_size
+        The features per page, as asked for and capped.
+    offset
+        The features skipped.
+    bbox_crs, crs
+        The ``bbox-crs`` and ``crs`` parameters as given (CRS84 by any name), for the ETag.
+    """
     base = ogc_base(request)
     collection_href = f"{base}/collections/{quote(source.id, safe='')}"
-    self_url = _page_url(request, limit=page_size, offset=offset)
+    page_url = page_urls(request)
+    self_url = page_url(page_size, offset)
     headers = {}
     if page.version is not None:
         headers["ETag"] = weak_etag(page.version, self_url, collection_href, bbox_crs, crs)
@@ -116,10 +163,10 @@ def items(
         link(collection_href, "collection", JSON, f"the collection {source.id}"),
     ]
     if page.more:
-        next_url = _page_url(request, limit=page_size, offset=offset + page_size)
+        next_url = page_url(page_size, offset + page_size)
         links.append(link(next_url, "next", GEOJSON, "the next page"))
     if offset > 0:
-        prev_url = _page_url(request, limit=page_size, offset=max(offset - page_size, 0))
+        prev_url = page_url(page_size, max(offset - page_size, 0))
         links.append(link(prev_url, "prev", GEOJSON, "the previous page"))
     members: dict[str, Any] = {
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -128,7 +175,9 @@ def items(
     }
     if page.number_matched is not None:
         members["numberMatched"] = page.number_matched
-    return feature_collection_response(members, page.features, headers=headers)
+    return feature_collection_response(
+        members, page.features, headers=headers, encoded=page.encoded
+    )
 
 
 @router.get(

@@ -6,17 +6,25 @@ resolution of a second, so two writes within one second could leave the same ver
 therefore kept only once its layer's last write is :data:`SETTLED_SECONDS` old, when any later
 write must carry a later time. Each process (each uvicorn worker) keeps its own pages, at most
 :data:`MAX_PAGES` of them and :data:`MAX_BYTES` of text, the least recently read going first.
+
+Knowing a layer's version takes a query of its provenance, which costs more than giving a kept
+page. On SQLite a :class:`CommitWatch` tells without a query whether anything was committed to
+the database since the provenance was read (by any connection of any process: SQLite's
+``PRAGMA data_version``), so a provenance read once is used until the next commit.
 """
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Generic, TypeVar
+
+from sqlalchemy.engine import make_url
 
 from server.storage import Provenance, Store
 
@@ -120,3 +128,93 @@ class PageCache(Generic[Value]):
         """Return how many pages are kept."""
         with self._lock:
             return len(self._pages)
+
+
+class CommitWatch:
+    """Tells whether anything was committed to a SQLite database, and keeps what was read before.
+
+    It holds a connection of its own to the database file that never writes: SQLite's
+    ``PRAGMA data_version`` on it changes exactly when another connection, of this process or
+    another, commits. Asking costs no query of a table and never waits for a lock; when SQLite
+    cannot tell at once (a writer holds the file), the answer is "unknown".
+
+    Parameters
+    ----------
+    path
+        The database file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._connection = sqlite3.connect(
+            path, timeout=0, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[int, Provenance | None]] = {}
+
+    def generation(self) -> int | None:
+        """Return a number that changes whenever a commit lands, None if it cannot be told now."""
+        with self._lock:
+            try:
+                row = self._connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                return None
+        return int(row[0])
+
+    def provenance(self, layer: str, generation: int | None) -> tuple[bool, Provenance | None]:
+        """Return whether ``layer``'s provenance is known at ``generation``, and the provenance."""
+        if generation is None:
+            return False, None
+        known = self._known.get(layer)
+        if known is None or known[0] != generation:
+            return False, None
+        return True, known[1]
+
+    def remember(self, layer: str, generation: int | None, provenance: Provenance | None) -> None:
+        """Keep ``layer``'s provenance, read after :meth:`generation` gave ``generation``.
+
+        Read after, not before: a commit in between then shows as a later generation, and the
+        provenance is read again.
+        """
+        if generation is not None:
+            self._known[layer] = (generation, provenance)
+
+    def close(self) -> None:
+        """Close the watch's connection."""
+        with self._lock:
+            self._connection.close()
+
+
+_WATCHES: weakref.WeakKeyDictionary[Store, CommitWatch] = weakref.WeakKeyDictionary()
+
+
+def watch_commits(store: Store, url: str) -> CommitWatch | None:
+    """Start watching the database of ``store`` (at ``url``) for commits, if it is SQLite.
+
+    Until :func:`stop_watching`, :func:`commit_watch` gives the watch. Returns None (and watches
+    nothing) for other databases, or where the file cannot be opened.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    try:
+        watch = CommitWatch(parsed.database)
+        if watch.generation() is None:
+            watch.close()
+            return None
+    except sqlite3.Error:
+        return None
+    stop_watching(store)
+    _WATCHES[store] = watch
+    return watch
+
+
+def commit_watch(store: Store) -> CommitWatch | None:
+    """Return the watch of ``store``'s database, None if it is not watched."""
+    return _WATCHES.get(store)
+
+
+def stop_watching(store: Store) -> None:
+    """Stop watching ``store``'s database, if it was watched."""
+    watch = _WATCHES.pop(store, None)
+    if watch is not None:
+        watch.close()

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from geodata.layers import LAYERS, LayerSpec
 from server.errors import NotFound
 from server.ogc.geojson import Bounds, encode_features, geojson_features
-from server.ogc.page_cache import PageCache, layer_version
+from server.ogc.page_cache import PageCache, commit_watch, layer_version
 from server.ogc.pages import read_provenance, read_rows
 from server.storage import Store
 
@@ -35,12 +35,16 @@ class Page:
     version
         The version of the collection the page is of, where it names that content for good
         (an ETag may be made of it); else None.
+    encoded
+        The features as UTF-8 JSON text, separated by commas, where they were encoded once to
+        be given many times; else None.
     """
 
     features: Sequence[Mapping[str, Any] | str]
     more: bool
     number_matched: int | None
     version: str | None = None
+    encoded: bytes | None = None
 
 
 class FeatureSource(Protocol):
@@ -128,17 +132,40 @@ class LayerSource:
         """Return a page of the layer; one feature more is read to tell whether others follow.
 
         Pages of a layer whose last write has settled are kept (:data:`PAGES`) under the layer's
-        version, and given again until the layer is written anew.
+        version, and given again until the layer is written anew. Where the database is watched
+        for commits (:func:`~server.ogc.page_cache.watch_commits`), the version read last is
+        used until the next commit, and a kept page is given without a query.
         """
-        with store.connection() as connection:
-            provenance = read_provenance(connection, self.spec.name)
+        watch = commit_watch(store)
+        generation = watch.generation() if watch is not None else None
+        known, provenance = (
+            watch.provenance(self.spec.name, generation) if watch is not None else (False, None)
+        )
+        key: tuple[Any, ...] = ()
+        if known:
             version = layer_version(provenance)
             key = (self.spec.name, version, bbox, limit, offset)
-            if version is not None:
-                kept = PAGES.get(store, key)
-                if kept is not None:
-                    return kept
+            kept = PAGES.get(store, key) if version is not None else None
+            if kept is not None:
+                return kept
+        with store.connection() as connection:
+            if not known:
+                provenance = read_provenance(connection, self.spec.name)
+                if watch is not None:
+                    watch.remember(self.spec.name, generation, provenance)
+                version = layer_version(provenance)
+                key = (self.spec.name, version, bbox, limit, offset)
+                if version is not None:
+                    kept = PAGES.get(store, key)
+                    if kept is not None:
+                        return kept
             rows = read_rows(connection, self.spec, bbox=bbox, limit=limit + 1, offset=offset)
+            if known and watch is not None and watch.generation() != generation:
+                # a commit landed since the version was known: the rows may be of a later one,
+                # so the version is read in their transaction
+                provenance = read_provenance(connection, self.spec.name)
+                version = layer_version(provenance)
+                key = (self.spec.name, version, bbox, limit, offset)
         matched = None
         if bbox is None:
             matched = provenance.feature_count if provenance is not None else 0
@@ -146,10 +173,30 @@ class LayerSource:
         features = tuple(encode_features(rows[:limit], self.spec))
         if bbox is not None and offset == 0 and not more:
             matched = len(features)
-        page = Page(features, more, matched, version)
-        if version is not None:
-            PAGES.put(store, key, page, sum(len(text) for text in features))
+        if version is None:
+            return Page(features, more, matched, version)
+        encoded = ",".join(features).encode("utf-8")
+        page = Page(features, more, matched, version, encoded)
+        PAGES.put(store, key, page, len(encoded) + sum(len(text) for text in features))
         return page
+
+    def kept_page(
+        self, store: Store, *, bbox: Bounds | None, limit: int, offset: int
+    ) -> Page | None:
+        """Return the page :meth:`items` would, if it is kept and known current without a query.
+
+        None when the database would have to be asked: the database is not watched for commits,
+        something was committed since the layer's version was read, or the page is not kept.
+        This never waits for the database, so it may run on the event loop.
+        """
+        watch = commit_watch(store)
+        if watch is None:
+            return None
+        known, provenance = watch.provenance(self.spec.name, watch.generation())
+        version = layer_version(provenance) if known else None
+        if version is None:
+            return None
+        return PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
 
     def item(self, store: Store, feature_id: str) -> dict[str, Any]:
         """Return the feature ``feature_id``."""
