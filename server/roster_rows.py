@@ -52,8 +52,21 @@ class RowContext:
     staff: Mapping[str, Officer]
 
 
-def row_context(store: Store, stored: StoredRoster) -> RowContext:
-    """Return what the rows of a stored roster are checked with: its policy and the staff."""
+def row_context(
+    store: Store, stored: StoredRoster, officers: Iterable[str] | None = None
+) -> RowContext:
+    """Return what the rows of a stored roster are checked with: its policy and the staff.
+
+    Parameters
+    ----------
+    store
+        The store.
+    stored
+        The roster (its rows are not needed).
+    officers
+        The staff numbers of the rows to check: only they are read from the staff list; the
+        whole list if None.
+    """
     rosters = RosterStore(store)
     policy = rosters.policy(stored.info.policy_version) or rosters.current_policy()[0]
     return RowContext(
@@ -61,7 +74,7 @@ def row_context(store: Store, stored: StoredRoster) -> RowContext:
         days=tuple(week_dates(stored.info.week)),
         policy=policy,
         calendar=china_holidays(),
-        staff={person.id: person for person in rosters.staff()},
+        staff={person.id: person for person in rosters.staff(officers)},
     )
 
 

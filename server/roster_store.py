@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from geodata.errors import FieldError
 from grids.policy import DutyPolicy, huiji_default_policy, policy_from_toml, policy_to_toml
 from grids.roster import (
     ASSIGNMENT_COLUMNS,
+    TASKS,
     RosterInfo,
     RosterStatus,
     check_assignments,
@@ -149,6 +152,62 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _plain_text(value: str | None) -> str | None:
+    """Return a stored text stripped, None if empty (as a roster table's rows give it)."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _checked_rows(roster_id: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return records as rows of the assignment table, checked as a roster table is.
+
+    The rules of :func:`grids.roster.check_assignments`, row by row, without building a table
+    (a few rows of a change).
+    """
+    rows = []
+    for number, record in enumerate(records, 1):
+        missing = [c for c in ASSIGNMENT_COLUMNS if c not in record]
+        if missing:
+            raise FieldError(
+                f"a roster needs the columns {', '.join(missing)}", file="roster", field=missing[0]
+            )
+        for column in ("officer_id", "date", "slot_id", "start", "end", "task"):
+            if _text(record[column]) is None or record[column] is pd.NaT:
+                raise FieldError(
+                    "a value is required here", file="roster", row=number, field=column
+                )
+        if record["task"] not in TASKS:
+            raise FieldError(
+                f"unknown task {record['task']!r}; tasks are {', '.join(TASKS)}",
+                file="roster",
+                row=number,
+                field="task",
+            )
+        if pd.Timestamp(record["end"]) <= pd.Timestamp(record["start"]):
+            raise FieldError(
+                "the slot ends before it starts", file="roster", row=number, field="end"
+            )
+        day = record["date"]
+        rows.append(
+            {
+                "roster_id": roster_id,
+                "officer_id": str(record["officer_id"]),
+                "role": str(record["role"]),
+                "squad_id": _text(record["squad_id"]),
+                "date": day.isoformat() if isinstance(day, date) else str(day),
+                "slot_id": str(record["slot_id"]),
+                "start": pd.Timestamp(record["start"]).isoformat(),
+                "end": pd.Timestamp(record["end"]).isoformat(),
+                "post_id": _text(record["post_id"]),
+                "task": str(record["task"]),
+                "requirement_id": _text(record["requirement_id"]),
+                "pinned": bool(record["pinned"]),
+            }
+        )
+    return rows
+
+
 def _assignment_rows(roster_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for record in frame.to_dict("records"):
@@ -193,16 +252,34 @@ def _assignment_frame(rows: Sequence[Any]) -> pd.DataFrame:
     return check_assignments(frame[list(ASSIGNMENT_COLUMNS)])
 
 
+# Built once: a store is made per request, and statements on the same tables reuse their
+# compiled form (SQLAlchemy's statement cache).
+_METADATA = sa.MetaData()
+_POLICIES = duty_policies_table(_METADATA)
+_STAFF = staff_table(_METADATA)
+_ROSTERS = rosters_table(_METADATA)
+_ASSIGNMENTS = roster_assignments_table(_METADATA)
+
+
+_NO_ROWS = empty_assignments()
+"""The assignments of a roster read without its rows (copied: building one takes milliseconds)."""
+
+
+@lru_cache(maxsize=8)
+def _parsed_policy(text: str) -> DutyPolicy:
+    """Return the policy of a stored TOML text, parsed once (a policy is immutable)."""
+    return policy_from_toml(text, file="duty_policies")
+
+
 class RosterStore:
     """Duty policies, staff and rosters in a :class:`~server.storage.Store`'s database."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        metadata = sa.MetaData()
-        self._policies = duty_policies_table(metadata)
-        self._staff = staff_table(metadata)
-        self._rosters = rosters_table(metadata)
-        self._assignments = roster_assignments_table(metadata)
+        self._policies = _POLICIES
+        self._staff = _STAFF
+        self._rosters = _ROSTERS
+        self._assignments = _ASSIGNMENTS
 
     @contextmanager
     def _using(self, connection: Connection | None, *, write: bool) -> Iterator[Connection]:
@@ -284,7 +361,7 @@ class RosterStore:
     def policy(self, version: int | None = None) -> DutyPolicy | None:
         """Return the policy ``version`` (the latest if None), or None if none is stored."""
         text = self.policy_text(version)
-        return None if text is None else policy_from_toml(text, file="duty_policies")
+        return None if text is None else _parsed_policy(text)
 
     def current_policy(self) -> tuple[DutyPolicy, str]:
         """Return the latest stored policy and where it is from, or the bundled Huiji policy.
@@ -334,11 +411,16 @@ class RosterStore:
                 opened.execute(table.insert(), rows[start : start + _INSERT_BATCH])
         return len(rows)
 
-    def staff(self, *, connection: Connection | None = None) -> list[Officer]:
-        """Return the stored staff, by id."""
+    def staff(
+        self, ids: Iterable[str] | None = None, *, connection: Connection | None = None
+    ) -> list[Officer]:
+        """Return the stored staff (only those of ``ids`` if given), by id."""
         table = self._staff
+        query = sa.select(table.c.data).order_by(table.c.id)
+        if ids is not None:
+            query = query.where(table.c.id.in_(sorted(set(ids))))
         with self._using(connection, write=False) as opened:
-            rows = opened.execute(sa.select(table.c.data).order_by(table.c.id)).all()
+            rows = opened.execute(query).all()
         return [officer_from_dict(json.loads(row.data)) for row in rows]
 
     def staff_source(self, *, connection: Connection | None = None) -> str | None:
@@ -414,7 +496,7 @@ class RosterStore:
             created_at=row.created_at,
             solver=json.loads(row.report),
         )
-        return StoredRoster(info, int(row.version), row.based_on, empty_assignments())
+        return StoredRoster(info, int(row.version), row.based_on, _NO_ROWS.copy())
 
     def rosters(self, week: str | None = None) -> list[StoredRoster]:
         """Return the stored rosters (without their rows), oldest first."""
@@ -557,6 +639,142 @@ class RosterStore:
                 table.update().where(table.c.id == roster_id).values(version=version + 1)
             )
         return version + 1
+
+    def roster_head(self, roster_id: str, *, connection: Connection | None = None) -> StoredRoster:
+        """Return a roster's version, status, week and policy: one small query.
+
+        Neither its rows nor the solver's report (which may be large) are read: the
+        assignments are empty and ``info.solver`` is an empty dict.
+
+        Raises
+        ------
+        KeyError
+            If there is no such roster.
+        """
+        table = self._rosters
+        columns = [column for column in table.c if column.name != "report"]
+        query = sa.select(*columns, sa.literal("{}").label("report")).where(table.c.id == roster_id)
+        with self._using(connection, write=False) as opened:
+            row = opened.execute(query).first()
+        if row is None:
+            raise KeyError(f"no roster {roster_id!r} is stored")
+        return self._info(row)
+
+    def officer_assignments(
+        self, roster_id: str, officers: Iterable[str], *, connection: Connection | None = None
+    ) -> dict[tuple[str, date, str], dict[str, Any]]:
+        """Return the assignments of some officers in a roster as plain values, by key.
+
+        The values are those :func:`server.roster_rows.rows_by_key` gives for a roster table:
+        texts (None if empty), the date, start and end as :class:`~datetime.datetime`, pinned.
+        """
+        table = self._assignments
+        wanted = sorted(set(officers))
+        if not wanted:
+            return {}
+        query = sa.select(table).where(
+            table.c.roster_id == roster_id, table.c.officer_id.in_(wanted)
+        )
+        with self._using(connection, write=False) as opened:
+            rows = opened.execute(query).all()
+        found: dict[tuple[str, date, str], dict[str, Any]] = {}
+        for row in rows:
+            values: dict[str, Any] = {
+                "officer_id": str(row.officer_id),
+                "role": str(row.role),
+                "squad_id": _plain_text(row.squad_id),
+                "date": date.fromisoformat(row.date),
+                "slot_id": str(row.slot_id),
+                "start": pd.Timestamp(row.start).to_pydatetime(),
+                "end": pd.Timestamp(row.end).to_pydatetime(),
+                "post_id": _plain_text(row.post_id),
+                "task": str(row.task),
+                "requirement_id": _plain_text(row.requirement_id),
+                "pinned": bool(row.pinned),
+            }
+            found[(values["officer_id"], values["date"], values["slot_id"])] = values
+        return found
+
+    def assignment_count(self, roster_id: str, *, connection: Connection | None = None) -> int:
+        """Return how many assignments a roster has."""
+        table = self._assignments
+        query = sa.select(sa.func.count()).where(table.c.roster_id == roster_id)
+        with self._using(connection, write=False) as opened:
+            return int(opened.execute(query).scalar_one())
+
+    def edit_assignments(
+        self,
+        roster_id: str,
+        *,
+        remove: Iterable[tuple[str, date, str]],
+        add: Sequence[Mapping[str, Any]],
+        expected_version: int,
+        connection: Connection | None = None,
+    ) -> int:
+        """Remove some assignments of a roster and add others; return its new version.
+
+        The version is compared and bumped first, in the same transaction: of two changes made
+        from the same version, one is written and the other raises, whichever way they
+        interleave (the row's update waits for the other's on PostgreSQL; SQLite writers queue).
+
+        Parameters
+        ----------
+        roster_id
+            The roster.
+        remove
+            The keys (officer, date, slot) of the rows to remove, or to replace by ``add``.
+        add
+            The rows to add, as records of the columns of :mod:`grids.roster` (dates and times as
+            :class:`~datetime.date` and :class:`~datetime.datetime`); their keys must be free
+            once ``remove`` is. They are checked as :func:`grids.roster.check_assignments`
+            checks a table.
+        expected_version
+            The version the change was made from: if the roster is at another, nothing changes.
+        connection
+            A write transaction to write through (with an audit record); one of its own if None.
+
+        Raises
+        ------
+        KeyError
+            If there is no such roster.
+        RosterConflictError
+            If the stored version is not ``expected_version``.
+        geodata.errors.FieldError
+            If a row of ``add`` lacks a column or has a bad value (its row, from 1, and field).
+        """
+        rows = _checked_rows(roster_id, add)
+        keys = [
+            {"key_roster": roster_id, "key_officer": o, "key_date": d.isoformat(), "key_slot": s}
+            for o, d, s in remove
+        ]
+        table, assignments = self._rosters, self._assignments
+        bumped = (
+            table.update()
+            .where(table.c.id == roster_id, table.c.version == expected_version)
+            .values(version=table.c.version + 1)
+        )
+        delete = assignments.delete().where(
+            assignments.c.roster_id == sa.bindparam("key_roster"),
+            assignments.c.officer_id == sa.bindparam("key_officer"),
+            assignments.c.date == sa.bindparam("key_date"),
+            assignments.c.slot_id == sa.bindparam("key_slot"),
+        )
+        with self._using(connection, write=True) as opened:
+            if opened.execute(bumped).rowcount != 1:
+                version = opened.execute(
+                    sa.select(table.c.version).where(table.c.id == roster_id)
+                ).scalar()
+                if version is None:
+                    raise KeyError(f"no roster {roster_id!r} is stored")
+                raise RosterConflictError(
+                    f"roster {roster_id} is at version {version}, not {expected_version}: "
+                    "it was changed since it was read"
+                )
+            if keys:
+                opened.execute(delete, keys)
+            for start in range(0, len(rows), _INSERT_BATCH):
+                opened.execute(assignments.insert(), rows[start : start + _INSERT_BATCH])
+        return expected_version + 1
 
     def assignment_counts(self, week: str | None = None) -> dict[str, int]:
         """Return how many assignments each stored roster (of ``week``) has, by roster id."""

@@ -49,6 +49,7 @@ from server.dependencies import SettingsDep, StoreDep, check_if_match
 from server.errors import (
     Conflict,
     InvalidParameterError,
+    NotFound,
     PermissionDenied,
     UnsupportedUploadError,
     problem_responses,
@@ -56,7 +57,6 @@ from server.errors import (
 from server.roster_rows import (
     Key,
     RowContext,
-    assignment_frame,
     checked_records,
     json_row,
     row_context,
@@ -290,16 +290,21 @@ def _apply(
     store: Store,
     principal: Principal,
     stored: StoredRoster,
+    old_rows: dict[Key, dict[str, Any]],
     new_rows: dict[Key, dict[str, Any]],
     *,
+    count: int,
     force: bool,
     action: str,
     method: str,
     source: str,
 ) -> JSONResponse:
-    """Check a roster's new rows against the old, then write them with their audit entry."""
+    """Check a roster's rows before and after a change, then write the difference with its audit.
+
+    ``old_rows`` and ``new_rows`` are the rows of the keys the change concerns (every row, for a
+    whole table), before and after; ``count`` is how many assignments the roster has before.
+    """
     roster_id = stored.info.roster_id
-    old_rows = rows_by_key(stored.assignments)
     added = sorted(new_rows.keys() - old_rows.keys())
     removed = sorted(old_rows.keys() - new_rows.keys())
     changed = sorted(k for k in old_rows.keys() & new_rows.keys() if old_rows[k] != new_rows[k])
@@ -314,7 +319,7 @@ def _apply(
             added=0,
             changed=0,
             removed=0,
-            assignments=len(old_rows),
+            assignments=count,
             audit_id=None,
         )
         etag = roster_etag(roster_id, stored.version)
@@ -327,14 +332,14 @@ def _apply(
             "make a new draft with POST /rosters",
             field="force",
         )
-    frame = assignment_frame(new_rows.values())
+    after = count + len(added) - len(removed)
     summary = {
         "roster_id": roster_id,
         "week": stored.info.week,
         "source": source,
         "force": force,
-        "before": {"version": stored.version, "assignments": len(old_rows)},
-        "after": {"version": stored.version + 1, "assignments": len(new_rows)},
+        "before": {"version": stored.version, "assignments": count},
+        "after": {"version": stored.version + 1, "assignments": after},
         "added": len(added),
         "changed": len(changed),
         "removed": len(removed),
@@ -342,20 +347,27 @@ def _apply(
         "rows_after": [json_row(new_rows[k]) for k in (changed + added)[:SAMPLE_IDS]],
     }
     rosters = RosterStore(store)
-    with store.transaction() as connection:
-        version = rosters.replace_assignments(
-            roster_id, frame, expected_version=stored.version, connection=connection
-        )
-        audit_id = record(
-            connection,
-            entry_for(
-                principal,
-                action=action,
-                method=method,
-                route="/rosters/{roster_id}/assignments",
-                summary=summary,
-            ),
-        )
+    try:
+        with store.transaction() as connection:
+            version = rosters.edit_assignments(
+                roster_id,
+                remove=removed + changed,
+                add=[new_rows[k] for k in added + changed],
+                expected_version=stored.version,
+                connection=connection,
+            )
+            audit_id = record(
+                connection,
+                entry_for(
+                    principal,
+                    action=action,
+                    method=method,
+                    route="/rosters/{roster_id}/assignments",
+                    summary=summary,
+                ),
+            )
+    except KeyError:
+        raise _no_roster(roster_id) from None
     result = EditResult(
         roster_id=roster_id,
         status=stored.info.status,
@@ -364,7 +376,7 @@ def _apply(
         added=len(added),
         changed=len(changed),
         removed=len(removed),
-        assignments=len(new_rows),
+        assignments=after,
         audit_id=audit_id,
     )
     return JSONResponse(
@@ -372,10 +384,29 @@ def _apply(
     )
 
 
+def _no_roster(roster_id: str) -> NotFound:
+    return NotFound(
+        f"no roster {roster_id!r} is stored; GET /rosters lists the rosters there are",
+        field="roster_id",
+    )
+
+
+def _checked_head(store: Store, roster_id: str, request: Request) -> StoredRoster:
+    """Return a roster without its rows once ``If-Match`` names its version (one small query)."""
+    try:
+        head = RosterStore(store).roster_head(roster_id)
+    except KeyError:
+        raise _no_roster(roster_id) from None
+    check_if_match(request, roster_etag(roster_id, head.version), required=True)
+    return head
+
+
 def _read_roster_checked(store: Store, roster_id: str, request: Request) -> StoredRoster:
+    """Return a roster with its rows once ``If-Match`` names its version."""
+    head = _checked_head(store, roster_id, request)
     stored = load_roster(store, roster_id)
-    check_if_match(request, roster_etag(roster_id, stored.version), required=True)
-    return stored
+    # Changed since If-Match was checked: refused when written (the version is compared then).
+    return StoredRoster(head.info, head.version, head.based_on, stored.assignments)
 
 
 def _replace_from_rows(
@@ -389,11 +420,14 @@ def _replace_from_rows(
     values = [row.model_dump() for row in rows]
     records = checked_records(values, context, pinned=False, source="request body")
     new_rows = {(r["officer_id"], r["date"], r["slot_id"]): r for r in records}
+    old_rows = rows_by_key(stored.assignments)
     return _apply(
         store,
         principal,
         stored,
+        old_rows,
         new_rows,
+        count=len(old_rows),
         force=force,
         action="roster.assignments.replace",
         method="PUT",
@@ -454,11 +488,14 @@ def _replace_from_file(
             if isinstance(exc, GeodataError):
                 raise
             raise FieldError(str(exc), file=name, field="date") from None
+    old_rows = rows_by_key(stored.assignments)
     return _apply(
         store,
         principal,
         stored,
+        old_rows,
         _file_keys(frame, context, name),
+        count=len(old_rows),
         force=force,
         action="roster.assignments.replace",
         method="PUT",
@@ -563,12 +600,17 @@ def edit_assignments(
     _if_match: IfMatchHeader = None,
 ) -> Response:
     """Add, change and remove assignments by officer, date and slot (needs If-Match)."""
-    stored = _read_roster_checked(store, roster_id, request)
+    head = _checked_head(store, roster_id, request)
     keyed: list[Key] = [(r.officer_id, r.date, r.slot_id) for r in body.add]
     keyed += [(r.officer_id, r.date, r.slot_id) for r in body.change]
     keyed += [(r.officer_id, r.date, r.slot_id) for r in body.remove]
     _duplicate(keyed, "body")
-    rows = rows_by_key(stored.assignments)
+    # Only the rows of the officers the change names are read: every check is by key.
+    officers = {key[0] for key in keyed} | {r.officer_id.strip() for r in body.add}
+    rosters = RosterStore(store)
+    with store.connection() as connection:
+        rows = rosters.officer_assignments(roster_id, officers, connection=connection)
+        count = rosters.assignment_count(roster_id, connection=connection)
     missing = [key for key in keyed[len(body.add) :] if key not in rows]
     if missing:
         officer, day, slot = missing[0]
@@ -586,26 +628,33 @@ def edit_assignments(
             "change it instead of adding it",
             field="add",
         )
-    context = row_context(store, stored)
     merged: list[dict[str, Any]] = []
     for change in body.change:
         old = rows[(change.officer_id, change.date, change.slot_id)]
         given = change.model_dump(include=change.model_fields_set)
         merged.append({**old, **given, "pinned": given.get("pinned")})
+    context = row_context(store, head, officers)
     # rows are numbered within their list: "change" row 2 is the second change
     records = checked_records(merged, context, pinned=True, source="change")
     added = [row.model_dump() for row in body.add]
     records += checked_records(added, context, pinned=True, source="add")
-    new_rows = dict(rows)
+    old_rows = {key: rows[key] for key in keyed[len(body.add) :]}
+    new_rows = {key: rows[key] for key in old_rows}
     for key in [(r.officer_id, r.date, r.slot_id) for r in body.remove]:
         del new_rows[key]
     for values in records:
-        new_rows[(values["officer_id"], values["date"], values["slot_id"])] = values
+        new_key = (values["officer_id"], values["date"], values["slot_id"])
+        if new_key not in old_rows and new_key in rows:
+            # an added row whose key, once trimmed, names a stored row: that row changes
+            old_rows[new_key] = rows[new_key]
+        new_rows[new_key] = values
     return _apply(
         store,
         principal,
-        stored,
+        head,
+        old_rows,
         new_rows,
+        count=count,
         force=force,
         action="roster.assignments.edit",
         method="PATCH",
