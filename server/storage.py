@@ -147,6 +147,11 @@ def _sqlite_engine(url: URL, *, create: bool) -> Engine:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # write-ahead log: readers (the service's pages, maps) neither wait for a writer nor
+        # make it wait; NORMAL sync is durable across a crash of the process in that mode
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -130,6 +130,25 @@ def test_sqlite_takes_no_schema(tmp_path: Path) -> None:
         Store.open(str(tmp_path / "x.sqlite"), schema="duty")
 
 
+def test_sqlite_readers_go_on_while_a_writer_holds_its_transaction(tmp_path: Path) -> None:
+    path = str(tmp_path / "x.sqlite")
+    with Store.open(path) as store:
+        with store.connection() as reader:
+            assert reader.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with store.transaction() as writer:
+            writer.exec_driver_sql("CREATE TABLE scratch (n INTEGER)")
+            writer.exec_driver_sql("INSERT INTO scratch VALUES (1)")
+            # a reader in another connection sees the last commit at once, not the open write
+            with store.connection() as reader:
+                assert store.layer_counts() == dict.fromkeys(LAYERS, 0)
+                tables = reader.exec_driver_sql(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'scratch'"
+                ).scalar()
+                assert tables == 0
+        with store.connection() as reader:
+            assert reader.exec_driver_sql("SELECT n FROM scratch").scalar() == 1
+
+
 def test_sqlite_tables_have_indexed_bounds(tmp_path: Path) -> None:
     path = str(tmp_path / "x.sqlite")
     Store.open(path).close()
