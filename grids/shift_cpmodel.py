@@ -10,10 +10,11 @@ shifts. Every hard rule of the model is a constraint over these variables:
   as "this shift, or one of those the next day(s)" at-most-one constraints;
 - per-type and total-minute limits, calendar-week regular minutes and monthly overtime as linear
   sums;
-- maximum consecutive days as a sum over every window of ``k + 1`` days; minimum consecutive
-  days worked and minimum days off as "a run that starts must last" clauses (a run starting on
-  day ``d`` reaches day ``d + k`` for every ``k`` below the minimum, runs touching the horizon's
-  ends exempt);
+- maximum consecutive days as a sum over every window of ``k + 1`` days (and, with a minimum
+  of ``r`` days off, at most ``k`` worked in every ``k + r`` days, which the two rules imply but
+  their linear relaxation does not); minimum consecutive days worked and minimum days off as
+  "a run that starts must last" clauses (a run starting on day ``d`` reaches day ``d + k`` for
+  every ``k`` below the minimum, runs touching the horizon's ends exempt);
 - weekends through one indicator per weekend (at least each of its days), summed;
 - the weekly rest day through one "busy" indicator per day (worked, or reached by a shift from
   the day before), summed per calendar week;
@@ -199,6 +200,16 @@ class RosterModel:
         if most is not None:
             for start in range(horizon - most):
                 lits = [w for w in work[start : start + most + 1] if w is not None]
+                if len(lits) > most:
+                    model.add(sum(lits) <= most)
+        rest = member.min_consecutive_days_off or 0
+        if most is not None and rest > 1:
+            # A run of days off between two runs of work lasts at least ``rest`` days, so any
+            # ``most + rest`` days in a row hold at most ``most`` worked ones (a window with
+            # more has a work run too long or a break too short). Implied, but the LP relaxation
+            # of the two rules alone allows ``most / (most + 1)`` of every day.
+            for start in range(horizon - most - rest + 1):
+                lits = [w for w in work[start : start + most + rest] if w is not None]
                 if len(lits) > most:
                     model.add(sum(lits) <= most)
         # A run of work (of days off) that starts on day d, after a day off (a worked day), must
