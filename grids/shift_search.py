@@ -212,6 +212,20 @@ def _with_hint(model: cp_model.CpModel, values: list[int] | None) -> cp_model.Cp
     return copy
 
 
+def _solver(limit: float, *, deterministic: bool, seed: int, workers: int) -> cp_model.CpSolver:
+    """Return a CP-SAT solver limited to ``limit`` seconds (deterministic time if asked)."""
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.random_seed = seed
+    params.num_workers = workers
+    if deterministic:
+        params.interleave_search = False
+        params.max_deterministic_time = max(0.01, limit)
+    else:
+        params.max_time_in_seconds = max(0.01, limit)
+    return solver
+
+
 def _full_solve(
     model: cp_model.CpModel,
     incumbent: _Incumbent,
@@ -228,16 +242,8 @@ def _full_solve(
     ``register`` lets the neighbourhood search stop the solve once the best roster meets the
     bound; ``lns_only`` runs CP-SAT's own neighbourhood search only.
     """
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.random_seed = seed
-    params.num_workers = workers
-    if deterministic:
-        params.interleave_search = False
-        params.max_deterministic_time = max(0.01, limit)
-    else:
-        params.max_time_in_seconds = max(0.01, limit)
-    params.use_lns_only = lns_only
+    solver = _solver(limit, deterministic=deterministic, seed=seed, workers=workers)
+    solver.parameters.use_lns_only = lns_only
     if register:
         solver.best_bound_callback = incumbent.raise_bound
         incumbent.bound_solver = solver
@@ -272,15 +278,7 @@ def _any_roster(
     model = cp_model.CpModel()
     model.proto.copy_from(built.model.proto)
     model.proto.clear_objective()
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.random_seed = seed
-    params.num_workers = workers
-    if deterministic:
-        params.interleave_search = False
-        params.max_deterministic_time = max(0.01, limit)
-    else:
-        params.max_time_in_seconds = max(0.01, limit)
+    solver = _solver(limit, deterministic=deterministic, seed=seed, workers=workers)
     status = _STATUS.get(solver.solve(model), "UNKNOWN")
     spent = solver.deterministic_time if deterministic else solver.wall_time
     if status == "INFEASIBLE":

@@ -133,26 +133,16 @@ def solve(
     # Leave time to read the roster back and diagnose it within the limit.
     reserve = min(0.1 * time_limit_s, 0.5 + 2e-5 * len(built.x))
     deadline = started + time_limit_s - reserve
-    if relaxation and time_limit_s >= RELAXATION_MIN_LIMIT_S:
-        result = _search_with_relaxation(
-            built,
-            deadline=deadline,
-            started=started,
-            deterministic=deterministic,
-            seed=seed,
-            workers=workers,
-            progress=progress,
-        )
-    else:
-        result = search(
-            built,
-            deadline=deadline,
-            started=started,
-            deterministic=deterministic,
-            seed=seed,
-            workers=workers,
-            progress=progress,
-        )
+    with_bound = relaxation and time_limit_s >= RELAXATION_MIN_LIMIT_S
+    result = (_search_with_relaxation if with_bound else search)(
+        built,
+        deadline=deadline,
+        started=started,
+        deterministic=deterministic,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
     status, values, bound = result.status, result.values, result.bound
     assignments: dict[tuple[str, int], str] = {}
     objective = gap = None

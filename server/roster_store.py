@@ -188,47 +188,31 @@ def _checked_rows(roster_id: str, records: Sequence[Mapping[str, Any]]) -> list[
             raise FieldError(
                 "the slot ends before it starts", file="roster", row=number, field="end"
             )
-        day = record["date"]
-        rows.append(
-            {
-                "roster_id": roster_id,
-                "officer_id": str(record["officer_id"]),
-                "role": str(record["role"]),
-                "squad_id": _text(record["squad_id"]),
-                "date": day.isoformat() if isinstance(day, date) else str(day),
-                "slot_id": str(record["slot_id"]),
-                "start": pd.Timestamp(record["start"]).isoformat(),
-                "end": pd.Timestamp(record["end"]).isoformat(),
-                "post_id": _text(record["post_id"]),
-                "task": str(record["task"]),
-                "requirement_id": _text(record["requirement_id"]),
-                "pinned": bool(record["pinned"]),
-            }
-        )
+        rows.append(_assignment_row(roster_id, record))
     return rows
+
+
+def _assignment_row(roster_id: str, record: Mapping[Any, Any]) -> dict[str, Any]:
+    """Return one record as a row of the assignment table."""
+    day = record["date"]
+    return {
+        "roster_id": roster_id,
+        "officer_id": str(record["officer_id"]),
+        "role": str(record["role"]),
+        "squad_id": _text(record["squad_id"]),
+        "date": day.isoformat() if isinstance(day, date) else str(day),
+        "slot_id": str(record["slot_id"]),
+        "start": pd.Timestamp(record["start"]).isoformat(),
+        "end": pd.Timestamp(record["end"]).isoformat(),
+        "post_id": _text(record["post_id"]),
+        "task": str(record["task"]),
+        "requirement_id": _text(record["requirement_id"]),
+        "pinned": bool(record["pinned"]),
+    }
 
 
 def _assignment_rows(roster_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    rows = []
-    for record in frame.to_dict("records"):
-        day = record["date"]
-        rows.append(
-            {
-                "roster_id": roster_id,
-                "officer_id": str(record["officer_id"]),
-                "role": str(record["role"]),
-                "squad_id": _text(record["squad_id"]),
-                "date": day.isoformat() if isinstance(day, date) else str(day),
-                "slot_id": str(record["slot_id"]),
-                "start": pd.Timestamp(record["start"]).isoformat(),
-                "end": pd.Timestamp(record["end"]).isoformat(),
-                "post_id": _text(record["post_id"]),
-                "task": str(record["task"]),
-                "requirement_id": _text(record["requirement_id"]),
-                "pinned": bool(record["pinned"]),
-            }
-        )
-    return rows
+    return [_assignment_row(roster_id, record) for record in frame.to_dict("records")]
 
 
 def _assignment_frame(rows: Sequence[Any]) -> pd.DataFrame:
