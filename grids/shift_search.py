@@ -4,28 +4,24 @@
 
 1. **Portfolio.** CP-SAT's full portfolio on every worker for a share of the time, from the
    hinted roster. Small problems are often proven optimal here; the others get a first roster.
-   Models too large for its presolve to pay off skip both phases: CP-SAT's own neighbourhood
-   search, which builds each neighbourhood inside the solver, gets all workers and all the time.
+   Models too large for the neighbourhoods below to pay off (over
+   :data:`PORTFOLIO_MAX_VARIABLES` shift variables: rebuilding and presolving each one costs
+   more than its search) skip both phases: CP-SAT's own neighbourhood search, which builds each
+   neighbourhood inside the solver, gets all workers and all the time.
 2. **Neighbourhoods and bound.** One worker solves the whole model, hinted with the best roster,
    for half of the remaining time (longer while no roster exists): it raises the lower bound
    beyond what the short portfolio phase proved, and finds rosters of its own. Every other
    worker, and that one afterwards, runs large neighbourhood search: it frees a part of the best
-   roster, fixes the rest, and re-solves that part with CP-SAT for at most a second; a better or
-   equal roster replaces the best. The parts: a staff member and others who share a shift type
-   with them, over the whole horizon; every staff member over a window of days; every staff
-   member over two windows (one around a cover that is short or over), so that a shift or a
-   weekend can move from one to the other; every staff member around such a cover, with one
-   staff member over the whole horizon. A kind that improves the roster more often is chosen
-   more often. A neighbourhood that improves the roster or is solved to optimality grows the
-   next ones of its kind; one that runs out of time without improving shrinks them. The search
-   stops early when the best roster meets the bound.
+   roster (a few staff over the whole horizon, every staff member over a few days, a block of
+   both, or a block around a cover that is short or over), fixes the rest, and re-solves that
+   part with CP-SAT for at most a second; a better or equal roster replaces the best. A
+   neighbourhood that improves the roster or is solved to optimality grows the next ones of its
+   kind; one that runs out of time without finding anything shrinks them. The search stops
+   early when the best roster meets the bound.
 
-A problem with no roster after the first phase gets one from a search without the objective
-(the hard rules only, which CP-SAT meets far sooner on tightly bounded problems), priced and
-then improved by the neighbourhoods. With one worker the whole model gets the first 30 % of the
-time, then neighbourhoods. In deterministic mode that one worker has a fixed seed and every step
-is limited by CP-SAT's deterministic time, so that the same problem gives the same roster on
-every run.
+With one worker the whole model gets the first 30 % of the time, then neighbourhoods. In
+deterministic mode that one worker has a fixed seed and every step is limited by CP-SAT's
+deterministic time, so that the same problem gives the same roster on every run.
 """
 
 from __future__ import annotations
@@ -53,7 +49,7 @@ SINGLE_FIRST_PHASE_SHARE = 0.3
 """The same share with one worker (and in deterministic mode), where it also gives the bound."""
 
 PORTFOLIO_MAX_VARIABLES = 20_000
-"""Models with more shift variables skip both phases for CP-SAT's own neighbourhood search."""
+"""Models with more shift variables go to CP-SAT's own neighbourhood search alone."""
 
 NEIGHBOURHOOD_LIMIT_S = 1.0
 """Most time (or deterministic time) one neighbourhood may take."""
@@ -73,14 +69,11 @@ DETERMINISTIC_STEP_MIN = 0.01
 NEIGHBOURHOOD_STEP = 1.15
 """Factor by which a neighbourhood kind grows (after an improvement or a proof) or shrinks."""
 
-KIND_DECAY = 0.98
-"""Per step, the factor by which past tries and improvements of each kind fade."""
-
 BOUND_SHARE = 0.5
 """Share of the neighbourhood phase for which one worker solves the whole model for the bound
 (and longer while there is no roster yet); then it searches neighbourhoods too."""
 
-_KINDS = ("staff", "days", "windows", "cover")
+_KINDS = ("staff", "days", "block", "cover")
 
 _STATUS: dict[Any, SolveStatus] = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -212,20 +205,6 @@ def _with_hint(model: cp_model.CpModel, values: list[int] | None) -> cp_model.Cp
     return copy
 
 
-def _solver(limit: float, *, deterministic: bool, seed: int, workers: int) -> cp_model.CpSolver:
-    """Return a CP-SAT solver limited to ``limit`` seconds (deterministic time if asked)."""
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.random_seed = seed
-    params.num_workers = workers
-    if deterministic:
-        params.interleave_search = False
-        params.max_deterministic_time = max(0.01, limit)
-    else:
-        params.max_time_in_seconds = max(0.01, limit)
-    return solver
-
-
 def _full_solve(
     model: cp_model.CpModel,
     incumbent: _Incumbent,
@@ -235,15 +214,26 @@ def _full_solve(
     seed: int,
     workers: int,
     register: bool = False,
+    first_only: bool = False,
     lns_only: bool = False,
 ) -> SolveStatus:
     """Solve the whole model, passing rosters and the bound to the incumbent.
 
     ``register`` lets the neighbourhood search stop the solve once the best roster meets the
-    bound; ``lns_only`` runs CP-SAT's own neighbourhood search only.
+    bound; ``first_only`` stops it at its first roster; ``lns_only`` runs CP-SAT's own
+    neighbourhood search only.
     """
-    solver = _solver(limit, deterministic=deterministic, seed=seed, workers=workers)
-    solver.parameters.use_lns_only = lns_only
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.random_seed = seed
+    params.num_workers = workers
+    if deterministic:
+        params.interleave_search = False
+        params.max_deterministic_time = max(0.01, limit)
+    else:
+        params.max_time_in_seconds = max(0.01, limit)
+    params.stop_after_first_solution = first_only
+    params.use_lns_only = lns_only
     if register:
         solver.best_bound_callback = incumbent.raise_bound
         incumbent.bound_solver = solver
@@ -260,40 +250,6 @@ def _full_solve(
     return status
 
 
-def _any_roster(
-    built: RosterModel,
-    incumbent: _Incumbent,
-    limit: float,
-    *,
-    deterministic: bool,
-    seed: int,
-    workers: int,
-) -> tuple[SolveStatus, float]:
-    """Look for any roster that keeps the hard rules, ignoring the objective.
-
-    Returns the status and the (deterministic) time spent. Without the objective to follow,
-    CP-SAT meets the staff rules far sooner on large or tightly bounded problems; the roster
-    found is then given its cheapest penalty variables and offered.
-    """
-    model = cp_model.CpModel()
-    model.proto.copy_from(built.model.proto)
-    model.proto.clear_objective()
-    solver = _solver(limit, deterministic=deterministic, seed=seed, workers=workers)
-    status = _STATUS.get(solver.solve(model), "UNKNOWN")
-    spent = solver.deterministic_time if deterministic else solver.wall_time
-    if status == "INFEASIBLE":
-        incumbent.raise_bound(math.inf)
-    if status not in ("OPTIMAL", "FEASIBLE"):
-        return status, spent
-    lns = _Neighbourhoods(built, seed)
-    objective, values = lns.solve_around(
-        list(solver.response_proto.solution), set(), limit, deterministic=deterministic
-    )
-    if values is not None:
-        incumbent.offer(objective, values)
-    return "FEASIBLE", spent
-
-
 class _Neighbourhoods:
     """Large neighbourhood search over the (staff, day) cells of a roster model."""
 
@@ -304,67 +260,46 @@ class _Neighbourhoods:
         self.horizon = built.ctx.horizon
         self.penalties = [(var.index, day) for var, day in built.cover_penalties]
         self.share = dict.fromkeys(_KINDS, NEIGHBOURHOOD_START)
-        # Decayed counts of tries and improvements per kind: kinds that improve more often are
-        # chosen more often.
-        self.tries = dict.fromkeys(_KINDS, 0.0)
-        self.wins = dict.fromkeys(_KINDS, 0.0)
-        types: list[set[int]] = [set() for _ in range(self.staff_count)]
-        for s, _, t in built.x:
-            types[s].add(t)
-        # Staff who share a shift type with each staff member: who can take over their shifts.
-        self.partners = [
-            [o for o in range(self.staff_count) if o != s and types[s] & types[o]]
-            for s in range(self.staff_count)
-        ]
         self.model = cp_model.CpModel()
         self.model.proto.copy_from(built.model.proto)
         self.model.proto.clear_solution_hint()
-
-    def _choose(self) -> str:
-        weights = [(self.wins[k] + 1) / (self.tries[k] + 2) for k in _KINDS]
-        return self.rng.choices(_KINDS, weights)[0]
-
-    def _window(self, width: int, centre: int | None = None) -> range:
-        horizon = self.horizon
-        width = max(1, min(horizon, width))
-        if centre is None:
-            first = self.rng.randrange(horizon - width + 1)
-        else:
-            first = min(max(0, centre - width // 2), horizon - width)
-        return range(first, first + width)
+        self.x_indexes = [i for indexes in self.cells.values() for i in indexes]
 
     def _pick(self, kind: str, values: list[int]) -> set[tuple[int, int]]:
         rng, staff, horizon = self.rng, self.staff_count, self.horizon
         share = self.share[kind]
-        everyone = range(staff)
+        side = math.sqrt(share)
+        if kind == "cover":
+            penalised = [day for index, day in self.penalties if values[index] > 0]
+            if penalised:
+                centre = rng.choice(penalised)
+                width = max(1, round(side * horizon))
+                first = min(max(0, centre - width // 2), horizon - width)
+                days = range(first, first + width)
+                who = rng.sample(range(staff), max(1, round(side * staff)))
+                return {(s, d) for s in who for d in days}
+            kind, share, side = "block", self.share["block"], math.sqrt(self.share["block"])
         if kind == "staff":
-            # A staff member and others who share a shift type with them, over the horizon.
-            first = rng.randrange(staff)
-            count = max(2, round(share * staff)) - 1
-            others = self.partners[first] or [o for o in everyone if o != first]
-            who = [first, *rng.sample(others, min(len(others), count))]
+            who = rng.sample(range(staff), max(1, min(staff, round(share * staff))))
             return {(s, d) for s in who for d in range(horizon)}
         if kind == "days":
-            days = self._window(round(share * horizon))
-            return {(s, d) for s in everyone for d in days}
-        penalised = [day for index, day in self.penalties if values[index] > 0]
-        centre = rng.choice(penalised) if penalised else None
-        if kind == "windows":
-            # Two separate windows for everyone: staff can move a shift or a weekend between them.
-            width = max(1, round(share * horizon / 2))
-            other = rng.choice(penalised) if penalised and rng.random() < 0.5 else None
-            spread = {*self._window(width, centre), *self._window(width, other)}
-            return {(s, d) for s in everyone for d in spread}
-        # "cover": everyone around a penalised cover, and one staff member over the horizon.
-        free = {(s, d) for s in everyone for d in self._window(round(share * horizon), centre)}
-        one = rng.randrange(staff)
-        free.update((one, d) for d in range(horizon))
-        return free
+            width = max(1, min(horizon, round(share * horizon)))
+            first = rng.randrange(horizon - width + 1)
+            return {(s, d) for s in range(staff) for d in range(first, first + width)}
+        width = max(1, min(horizon, round(side * horizon)))
+        first = rng.randrange(horizon - width + 1)
+        who = rng.sample(range(staff), max(1, min(staff, round(side * staff))))
+        return {(s, d) for s in who for d in range(first, first + width)}
 
-    def _solve_free(
-        self, values: list[int], free: set[tuple[int, int]], limit: float, *, deterministic: bool
-    ) -> tuple[cp_model.CpSolver, SolveStatus]:
-        """Solve the model with every cell outside ``free`` fixed as in ``values``."""
+    def step(
+        self, incumbent: _Incumbent, limit: float, *, deterministic: bool
+    ) -> tuple[float, bool]:
+        """Re-solve a neighbourhood of the best roster; return the time taken and if it improved."""
+        best, values, version = incumbent.snapshot()
+        if values is None or best is None:
+            return 0.0, False
+        kind = self.rng.choice(_KINDS)
+        free = self._pick(kind, values)
         variables = self.model.proto.variables
         for (s, day), indexes in self.cells.items():
             keep = (s, day) not in free
@@ -385,47 +320,22 @@ class _Neighbourhoods:
             params.max_deterministic_time = limit
         else:
             params.max_time_in_seconds = limit
-        return solver, _STATUS.get(solver.solve(self.model), "UNKNOWN")
-
-    def solve_around(
-        self, values: list[int], free: set[tuple[int, int]], limit: float, *, deterministic: bool
-    ) -> tuple[int, list[int] | None]:
-        """Return the best objective and values with the cells outside ``free`` kept."""
-        solver, status = self._solve_free(values, free, limit, deterministic=deterministic)
-        if status not in ("OPTIMAL", "FEASIBLE"):
-            return 0, None
-        return round(solver.objective_value), list(solver.response_proto.solution)
-
-    def step(
-        self, incumbent: _Incumbent, limit: float, *, deterministic: bool
-    ) -> tuple[float, bool]:
-        """Re-solve a neighbourhood of the best roster; return the time taken and if it improved."""
-        best, values, version = incumbent.snapshot()
-        if values is None or best is None:
-            return 0.0, False
-        kind = self._choose()
-        free = self._pick(kind, values)
-        solver, status = self._solve_free(values, free, limit, deterministic=deterministic)
+        status = solver.solve(self.model)
         if deterministic:
             spent = max(DETERMINISTIC_STEP_MIN, solver.deterministic_time)
         else:
             spent = solver.wall_time
         improved = False
-        if status in ("OPTIMAL", "FEASIBLE"):
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             objective = round(solver.objective_value)
             improved = objective < best
             incumbent.offer(objective, list(solver.response_proto.solution), version=version)
-            if status == "OPTIMAL" and self.cells.keys() <= free:
+            if status == cp_model.OPTIMAL and self.cells.keys() <= free:
                 incumbent.raise_bound(objective)  # nothing was fixed: the whole problem
-        for k in _KINDS:
-            self.tries[k] *= KIND_DECAY
-            self.wins[k] *= KIND_DECAY
-        self.tries[kind] += 1
-        self.wins[kind] += improved
-        # Grow after an improvement or a proof (more to gain, or nothing left at this size);
-        # shrink after a neighbourhood that ran out of time without improving. Growing only on
-        # proofs left duty-week neighbourhoods too small to reach their zero-shortfall rosters.
-        factor = NEIGHBOURHOOD_STEP if improved or status == "OPTIMAL" else 1 / NEIGHBOURHOOD_STEP
+        # Grow after an improvement or a proof (more to gain, or nothing left here); shrink
+        # after a neighbourhood that ran out of time without finding anything.
+        grow = improved or status == cp_model.OPTIMAL
+        factor = NEIGHBOURHOOD_STEP if grow else 1 / NEIGHBOURHOOD_STEP
         self.share[kind] = min(NEIGHBOURHOOD_MAX, max(NEIGHBOURHOOD_MIN, self.share[kind] * factor))
         return spent, improved
 
@@ -485,18 +395,15 @@ def _one_thread(
     )
     if status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or incumbent.proven():
         return _finish(incumbent, status)
-    used = first
     if incumbent.values is None:
-        # No roster yet to search around: look for any roster, without the objective.
+        # No roster yet to search around: the whole model gets the rest of the time.
         rest = budget - first if deterministic else deadline - time.perf_counter()
-        status, spent = _any_roster(
-            built, incumbent, rest, deterministic=deterministic, seed=seed, workers=1
+        status = _full_solve(
+            built.model, incumbent, rest, deterministic=deterministic, seed=seed, workers=1
         )
-        used += spent
-        if incumbent.values is None:
-            return _finish(incumbent, status)
+        return _finish(incumbent, status)
     if deterministic:
-        _neighbourhood_loop(built, incumbent, seed, budget=budget - used)
+        _neighbourhood_loop(built, incumbent, seed, budget=budget - first)
     else:
         _neighbourhood_loop(built, incumbent, seed, deadline=deadline)
     return _finish(incumbent, status)
@@ -567,11 +474,18 @@ def search(
         return _finish(incumbent, status)
     hinted = _with_hint(model, incumbent.values)
     if incumbent.values is None:
-        # No roster yet: every worker looks for any roster, without the objective.
-        status, _ = _any_roster(
-            built, incumbent, left, deterministic=False, seed=seed, workers=threads
+        # No roster yet: every worker on the whole model until the first one comes.
+        status = _full_solve(
+            hinted,
+            incumbent,
+            left,
+            deterministic=False,
+            seed=seed,
+            workers=threads,
+            register=True,
+            first_only=True,
         )
-        if incumbent.values is None:
+        if status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or incumbent.values is None:
             return _finish(incumbent, status)
         hinted = _with_hint(model, incumbent.values)
     outcome: list[SolveStatus] = []
