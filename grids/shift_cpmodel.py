@@ -180,18 +180,22 @@ class RosterModel:
             indicators = []
             for days in ctx.weekends:
                 lits = [work[d] for d in days if work[d] is not None]
-                if len(lits) == 1:
-                    indicators.append(lits[0])
-                elif lits:
-                    weekend = model.new_bool_var("")
-                    for lit in lits:
-                        model.add_implication(lit, weekend)
-                    self.max_of.append((weekend, lits))
-                    indicators.append(weekend)
+                if lits:
+                    indicators.append(self._any_of(lits))
             if len(indicators) > member.max_weekends:
                 model.add(sum(indicators) <= member.max_weekends)
         if ctx.labour is not None:
             self._add_labour(x, work)
+
+    def _any_of(self, lits: list[Any]) -> Any:
+        """Return a literal true when any of ``lits`` is (itself if there is one)."""
+        if len(lits) == 1:
+            return lits[0]
+        indicator = self.model.new_bool_var("")
+        for lit in lits:
+            self.model.add_implication(lit, indicator)
+        self.max_of.append((indicator, lits))
+        return indicator
 
     def _add_consecutive(self, member: Staff, work: list[Any]) -> None:
         model = self.model
@@ -259,14 +263,8 @@ class RosterModel:
                     lits = [work[d]] if work[d] is not None else []
                     if d > 0:
                         lits += [var for t, var in x[d - 1].items() if ctx.overnight[t]]
-                    if len(lits) == 1:
-                        busy.append(lits[0])
-                    elif lits:
-                        day_busy = model.new_bool_var("")
-                        for lit in lits:
-                            model.add_implication(lit, day_busy)
-                        self.max_of.append((day_busy, lits))
-                        busy.append(day_busy)
+                    if lits:
+                        busy.append(self._any_of(lits))
                 if len(busy) > len(week) - needed:
                     model.add(sum(busy) <= len(week) - needed)
         if labour.overtime_min_per_month is not None:
