@@ -197,25 +197,26 @@ class RosterModel:
         self.max_of.append((indicator, lits))
         return indicator
 
+    def _at_most_in_every(self, work: list[Any], width: int, most: int) -> None:
+        """Allow at most ``most`` worked days in every ``width`` days in a row."""
+        for start in range(self.ctx.horizon - width + 1):
+            lits = [w for w in work[start : start + width] if w is not None]
+            if len(lits) > most:
+                self.model.add(sum(lits) <= most)
+
     def _add_consecutive(self, member: Staff, work: list[Any]) -> None:
         model = self.model
         horizon = self.ctx.horizon
         most = member.max_consecutive_shifts
         if most is not None:
-            for start in range(horizon - most):
-                lits = [w for w in work[start : start + most + 1] if w is not None]
-                if len(lits) > most:
-                    model.add(sum(lits) <= most)
+            self._at_most_in_every(work, most + 1, most)
         rest = member.min_consecutive_days_off or 0
         if most is not None and rest > 1:
             # A run of days off between two runs of work lasts at least ``rest`` days, so any
             # ``most + rest`` days in a row hold at most ``most`` worked ones (a window with
             # more has a work run too long or a break too short). Implied, but the LP relaxation
             # of the two rules alone allows ``most / (most + 1)`` of every day.
-            for start in range(horizon - most - rest + 1):
-                lits = [w for w in work[start : start + most + rest] if w is not None]
-                if len(lits) > most:
-                    model.add(sum(lits) <= most)
+            self._at_most_in_every(work, most + rest, most)
         # A run of work (of days off) that starts on day d, after a day off (a worked day), must
         # still be on on day d + k for every k below the minimum, unless the horizon ends first.
         # These three-literal clauses imply every forbidden short pattern and relax better.
