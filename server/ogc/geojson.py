@@ -101,7 +101,16 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def encode_features(rows: Sequence[Sequence[Any]], spec: LayerSpec) -> list[str]:
+def row_geometries(rows: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Return the geometries of stored rows (WKB last in each row), None where there is none."""
+    wkb = np.empty(len(rows), dtype=object)
+    wkb[:] = [row[-1] for row in rows]
+    return shapely.from_wkb(wkb)
+
+
+def encode_features(
+    rows: Sequence[Sequence[Any]], spec: LayerSpec, geometries: np.ndarray | None = None
+) -> list[str]:
     """Return stored rows of a layer as GeoJSON Feature texts, as :func:`geojson_features` would.
 
     The rows are ``(id, <spec columns>, attrs JSON, WKB)`` as the layer's table holds them: the
@@ -114,16 +123,19 @@ def encode_features(rows: Sequence[Sequence[Any]], spec: LayerSpec) -> list[str]
         The rows, in the order of the features.
     spec
         The layer's spec.
+    geometries
+        The rows' geometries, where they were read from the WKB already
+        (:func:`row_geometries`); else they are read here.
     """
     if not rows:
         return []
     names = [c.name for c in spec.columns]
     json_columns = {i for i, c in enumerate(spec.columns) if c.kind == "json"}
-    wkb = np.empty(len(rows), dtype=object)
-    wkb[:] = [row[-1] for row in rows]
-    geometries = geometry_texts(shapely.from_wkb(wkb))
+    if geometries is None:
+        geometries = row_geometries(rows)
+    texts = geometry_texts(geometries)
     features = []
-    for row, geometry in zip(rows, geometries, strict=True):
+    for row, geometry in zip(rows, texts, strict=True):
         values = row[1:-2]
         properties = {
             name: json.loads(value) if i in json_columns and value is not None else value

@@ -35,11 +35,17 @@ def _table(spec: LayerSpec, dialect: str) -> sa.Table:
     return layer_table(spec, metadata, dialect=dialect)
 
 
-def _meets(table: sa.Table, bbox: Bounds, dialect: str) -> sa.ColumnElement[bool]:
-    """Return the condition of Store.read_layer's ``bbox``: the feature's box meets ``bbox``."""
+def checked_box(bbox: Bounds) -> tuple[float, float, float, float]:
+    """Return ``bbox`` as four floats; raise ValueError unless they are finite with min ≤ max."""
     minx, miny, maxx, maxy = (float(v) for v in bbox)
     if not all(math.isfinite(v) for v in bbox) or minx > maxx or miny > maxy:
         raise ValueError(f"the box {bbox} is not (min lon, min lat, max lon, max lat)")
+    return minx, miny, maxx, maxy
+
+
+def _meets(table: sa.Table, bbox: Bounds, dialect: str) -> sa.ColumnElement[bool]:
+    """Return the condition of Store.read_layer's ``bbox``: the feature's box meets ``bbox``."""
+    minx, miny, maxx, maxy = checked_box(bbox)
     if dialect == "postgresql":
         geom = table.c.geom
         envelope = sa.func.ST_MakeEnvelope(

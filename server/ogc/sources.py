@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from geodata.layers import LAYERS, LayerSpec
 from server.errors import NotFound
 from server.ogc.geojson import Bounds, encode_features, geojson_features
+from server.ogc.layer_snapshot import SNAPSHOTS, LayerSnapshot
 from server.ogc.page_cache import PageCache, commit_watch, layer_version
 from server.ogc.pages import read_provenance, read_rows
 from server.storage import Store
@@ -131,41 +132,41 @@ class LayerSource:
     ) -> Page:
         """Return a page of the layer; one feature more is read to tell whether others follow.
 
-        Pages of a layer whose last write has settled are kept (:data:`PAGES`) under the layer's
-        version, and given again until the layer is written anew. Where the database is watched
-        for commits (:func:`~server.ogc.page_cache.watch_commits`), the version read last is
-        used until the next commit, and a kept page is given without a query.
+        Pages of a layer whose last write has settled are cut from the layer's snapshot
+        (:mod:`server.ogc.layer_snapshot`), read once per version, and kept (:data:`PAGES`) under
+        the layer's version until the layer is written anew. Where the database is watched for
+        commits (:func:`~server.ogc.page_cache.watch_commits`), the version read last is used
+        until the next commit, and a page is given without a query.
         """
+        kept = self.kept_page(store, bbox=bbox, limit=limit, offset=offset)
+        if kept is not None:
+            return kept
         watch = commit_watch(store)
         generation = watch.generation() if watch is not None else None
         known, provenance = (
             watch.provenance(self.spec.name, generation) if watch is not None else (False, None)
         )
-        key: tuple[Any, ...] = ()
-        if known:
-            version = layer_version(provenance)
-            key = (self.spec.name, version, bbox, limit, offset)
-            kept = PAGES.get(store, key) if version is not None else None
-            if kept is not None:
-                return kept
+        version = layer_version(provenance) if known else None
         with store.connection() as connection:
             if not known:
                 provenance = read_provenance(connection, self.spec.name)
                 if watch is not None:
                     watch.remember(self.spec.name, generation, provenance)
                 version = layer_version(provenance)
-                key = (self.spec.name, version, bbox, limit, offset)
                 if version is not None:
-                    kept = PAGES.get(store, key)
+                    kept = PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
                     if kept is not None:
                         return kept
+            if version is not None and provenance is not None:
+                snapshot = SNAPSHOTS.read(store, connection, self.spec, version)
+                if snapshot is not None:
+                    return _snapshot_page(store, snapshot, bbox=bbox, limit=limit, offset=offset)
             rows = read_rows(connection, self.spec, bbox=bbox, limit=limit + 1, offset=offset)
             if known and watch is not None and watch.generation() != generation:
                 # a commit landed since the version was known: the rows may be of a later one,
                 # so the version is read in their transaction
                 provenance = read_provenance(connection, self.spec.name)
                 version = layer_version(provenance)
-                key = (self.spec.name, version, bbox, limit, offset)
         matched = None
         if bbox is None:
             matched = provenance.feature_count if provenance is not None else 0
@@ -177,17 +178,19 @@ class LayerSource:
             return Page(features, more, matched, version)
         encoded = ",".join(features).encode("utf-8")
         page = Page(features, more, matched, version, encoded)
+        key = (self.spec.name, version, bbox, limit, offset)
         PAGES.put(store, key, page, len(encoded) + sum(len(text) for text in features))
         return page
 
     def kept_page(
         self, store: Store, *, bbox: Bounds | None, limit: int, offset: int
     ) -> Page | None:
-        """Return the page :meth:`items` would, if it is kept and known current without a query.
+        """Return the page :meth:`items` would, if it is known current without a query.
 
-        None when the database would have to be asked: the database is not watched for commits,
-        something was committed since the layer's version was read, or the page is not kept.
-        This never waits for the database, so it may run on the event loop.
+        That is a page kept, or cut from the layer's snapshot, of the version read last. None
+        when the database would have to be asked: the database is not watched for commits,
+        something was committed since the layer's version was read, or neither the page nor a
+        snapshot is held. This never waits for the database, so it may run on the event loop.
         """
         watch = commit_watch(store)
         if watch is None:
@@ -196,7 +199,13 @@ class LayerSource:
         version = layer_version(provenance) if known else None
         if version is None:
             return None
-        return PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
+        kept = PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
+        if kept is not None:
+            return kept
+        snapshot = SNAPSHOTS.get(store, self.spec.name, version)
+        if snapshot is None:
+            return None
+        return _snapshot_page(store, snapshot, bbox=bbox, limit=limit, offset=offset)
 
     def item(self, store: Store, feature_id: str) -> dict[str, Any]:
         """Return the feature ``feature_id``."""
@@ -212,6 +221,18 @@ class LayerSource:
 
 PAGES: PageCache[Page] = PageCache()
 """The pages of layers this process has read lately (see :mod:`server.ogc.page_cache`)."""
+
+
+def _snapshot_page(
+    store: Store, snapshot: LayerSnapshot, *, bbox: Bounds | None, limit: int, offset: int
+) -> Page:
+    """Return a page cut from ``snapshot``, and keep it under the snapshot's version."""
+    cut = snapshot.page(bbox=bbox, limit=limit, offset=offset)
+    encoded = ",".join(cut.features).encode("utf-8")
+    page = Page(cut.features, cut.more, cut.number_matched, snapshot.version, encoded)
+    key = (snapshot.layer, snapshot.version, bbox, limit, offset)
+    PAGES.put(store, key, page, 2 * len(encoded))
+    return page
 
 
 def layer_sources() -> dict[str, FeatureSource]:

@@ -20,8 +20,11 @@ from server.app import create_app
 from server.auth import Role, create_token, list_tokens, revoke_token
 from server.ogc import fast_lane
 from server.ogc.fast_lane import ItemsLane
+from server.ogc.geojson import encode_features
 from server.ogc.items import page_urls
+from server.ogc.layer_snapshot import SNAPSHOTS
 from server.ogc.page_cache import commit_watch, stop_watching, watch_commits
+from server.ogc.pages import read_rows
 from server.ogc.sources import PAGES, LayerSource, layer_sources
 from server.settings import Settings
 from server.storage import Provenance, Store, database_url
@@ -46,6 +49,7 @@ def roads(
         yield store, frame, provenance
         stop_watching(store)
     PAGES.clear()
+    SNAPSHOTS.clear()
 
 
 def _token(store: Store, role: Role = Role.VIEWER) -> tuple[str, str]:
@@ -123,7 +127,12 @@ def test_a_kept_page_is_given_without_a_query_until_a_commit(
     page = source.items(store, bbox=None, limit=2, offset=0, datetime=None)
     assert page.encoded == ",".join(str(f) for f in page.features).encode()
     assert source.kept_page(store, bbox=None, limit=2, offset=0) is page
-    assert source.kept_page(store, bbox=None, limit=2, offset=1) is None
+    # the layer is now held whole: any other page of it is cut without a query
+    other = source.kept_page(store, bbox=None, limit=2, offset=1)
+    assert other is not None
+    with store.connection() as connection:
+        rows = read_rows(connection, source.spec, limit=2, offset=1)
+    assert list(other.features) == encode_features(rows, source.spec)
 
     fewer = frame.iloc[1:].copy()
     store.write_layers(
