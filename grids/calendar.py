@@ -8,6 +8,7 @@ it or load their own file (:func:`load_holiday_calendar`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -294,8 +295,13 @@ def load_holiday_calendar(path: str | Path, *, strict: bool = True) -> HolidayCa
     return holiday_calendar_from_toml(text, file=file.name, strict=strict)
 
 
+@functools.cache
 def china_holidays(*, strict: bool = True) -> HolidayCalendar:
-    """Return the bundled PRC holiday calendar (``grids/data/holidays_cn.toml``)."""
+    """Return the bundled PRC holiday calendar (``grids/data/holidays_cn.toml``).
+
+    The file ships with the package and a calendar is never changed once made, so it is read
+    once per process.
+    """
     resource = files("grids") / "data" / HOLIDAYS_FILE
     text = resource.read_text("utf-8")
     return holiday_calendar_from_toml(text, file=HOLIDAYS_FILE, strict=strict)
