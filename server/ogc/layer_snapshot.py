@@ -16,7 +16,7 @@ and only of a layer of at most :data:`MAX_FEATURES` features. Each process keeps
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -70,12 +70,15 @@ class LayerSnapshot:
     bounds
         Each feature's (min lon, min lat, max lon, max lat), NaN where it has no geometry: the
         bounds the database's ``bbox`` condition compares (:func:`server.ogc.pages.read_rows`).
+    positions
+        Each feature's place in :attr:`features`, by id.
     """
 
     layer: str
     version: str
     features: Sequence[str]
     bounds: np.ndarray
+    positions: Mapping[str, int]
 
     @property
     def size(self) -> int:
@@ -141,8 +144,9 @@ def read_snapshot(connection: Connection, spec: LayerSpec) -> LayerSnapshot | No
     if layer_version(read_provenance(connection, spec.name)) != version:
         return None
     geometries = row_geometries(rows)
-    bounds = shapely.bounds(geometries)
-    return LayerSnapshot(spec.name, version, encode_features(rows, spec, geometries), bounds)
+    features = encode_features(rows, spec, geometries)
+    positions = {row[0]: i for i, row in enumerate(rows)}
+    return LayerSnapshot(spec.name, version, features, shapely.bounds(geometries), positions)
 
 
 class Snapshots:

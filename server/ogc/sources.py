@@ -7,6 +7,7 @@ sources of the app (``app.state.feature_sources``) without changing the routes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -208,15 +209,28 @@ class LayerSource:
         return _snapshot_page(store, snapshot, bbox=bbox, limit=limit, offset=offset)
 
     def item(self, store: Store, feature_id: str) -> dict[str, Any]:
-        """Return the feature ``feature_id``."""
-        frame = store.read_layer(self.spec.name, ids=[feature_id])
-        if frame.empty:
+        """Return the feature ``feature_id``; from the layer's snapshot if it is known current."""
+        snapshot = None
+        watch = commit_watch(store)
+        if watch is not None:
+            known, provenance = watch.provenance(self.spec.name, watch.generation())
+            version = layer_version(provenance) if known else None
+            snapshot = SNAPSHOTS.get(store, self.spec.name, version)
+        if snapshot is not None:
+            position = snapshot.positions.get(feature_id)
+            feature: dict[str, Any] | None = (
+                json.loads(snapshot.features[position]) if position is not None else None
+            )
+        else:
+            frame = store.read_layer(self.spec.name, ids=[feature_id])
+            feature = None if frame.empty else geojson_features(frame, self.spec)[0]
+        if feature is None:
             raise NotFound(
                 f"the collection {self.spec.name!r} has no feature {feature_id!r}",
                 collection=self.spec.name,
                 feature=feature_id,
             )
-        return geojson_features(frame, self.spec)[0]
+        return feature
 
 
 PAGES: PageCache[Page] = PageCache()

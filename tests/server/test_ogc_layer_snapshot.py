@@ -13,11 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodata.layers import LAYERS
+from server.errors import NotFound
 from server.ogc import layer_snapshot
 from server.ogc.geojson import encode_features
-from server.ogc.layer_snapshot import Snapshots, read_snapshot
+from server.ogc.layer_snapshot import SNAPSHOTS, Snapshots, read_snapshot
+from server.ogc.page_cache import stop_watching, watch_commits
 from server.ogc.pages import read_rows
-from server.storage import Provenance, Store
+from server.ogc.sources import PAGES, layer_sources
+from server.storage import Provenance, Store, database_url
 
 MakeProvenance = Callable[[str, gpd.GeoDataFrame], Provenance]
 
@@ -165,3 +168,24 @@ def test_snapshots_follow_the_layers_version_and_stay_in_bounds(
     with store.connection() as connection:
         assert small.read(store, connection, LAYERS["roads"], None) is not None
     assert small.get(store, "roads", second.version) is None  # too big to hold
+
+
+def test_a_single_feature_from_the_snapshot_is_the_databases(
+    store_url: str, filled: tuple[Store, dict[str, gpd.GeoDataFrame]]
+) -> None:
+    store, frames = filled
+    roads = layer_sources()["roads"]
+    read_from_database = {i: roads.item(store, i) for i in frames["roads"]["id"]}
+    if watch_commits(store, database_url(store_url)) is None:
+        return  # not SQLite: there is no snapshot known current without a query
+    try:
+        page = roads.items(store, bbox=None, limit=1, offset=0, datetime=None)
+        assert SNAPSHOTS.get(store, "roads", page.version) is not None
+        for feature_id, feature in read_from_database.items():
+            assert roads.item(store, feature_id) == feature
+        with pytest.raises(NotFound, match="no feature 'nowhere'"):
+            roads.item(store, "nowhere")
+    finally:
+        stop_watching(store)
+        SNAPSHOTS.clear()
+        PAGES.clear()
