@@ -18,10 +18,13 @@ servers: a C client that keeps the cores for the servers, where a Python client 
 much CPU as the server it loads. Without wrk the bench says how to install it and loads the reads
 from an asyncio client instead.
 
-The two read kinds stand for a cold and a warm service. dutygrid keeps the pages it has encoded
-(per worker, until the layer is written again): a ``unit_grids box`` is never the same page
-twice, so every one is read and encoded afresh (cold); a ``roads page`` is one of the layer's few
-hundred pages, so after their first touches (in the warm-up) they are given from memory (warm).
+The two read kinds stand for a page never asked before and a page asked again. dutygrid holds
+each layer whole per worker, encoded once per version, and keeps the pages it has given (until
+the layer is written again): a ``unit_grids box`` is never the same page twice, so every one is
+cut afresh from the layer (a new box); a ``roads page`` is one of the layer's few hundred pages,
+so after their first touches (in the warm-up) they are given as kept (warm). Before the layers
+were held whole, a new box was read from the database and encoded, page by page: the bench
+prints that path's cost in process beside the service's own, as the baseline of the same run.
 A write answered 412 lost a race with another client's write, as it should: the table counts
 those apart (``412/s``) from the errors.
 
@@ -57,7 +60,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -544,34 +547,65 @@ def run_phases(
         print(f"  ×{workers}: mixed load done", flush=True)
 
 
-def in_process_page_ms(db: Path) -> dict[str, float]:
-    """Return what one 100-feature page costs the service without HTTP, in ms (median of 50).
+def in_process_page_ms(db: Path, extent: Sequence[float]) -> dict[str, float]:
+    """Return what one 100-feature page costs without HTTP, in ms (medians over 60 pages).
 
-    Each layer is read twice over the same 60 pages: first touch (``roads cold``), then again,
-    when the pages are kept (``roads warm``). The database is watched for commits, as the
-    service watches it.
+    For each layer: the first page of a worker, which reads and encodes the whole layer
+    (``first``); pages of new random boxes cut from it (``new box``); the same boxes again, kept
+    (``again``); and, as the baseline, the same boxes read from the database and encoded page by
+    page (``database``), the path of a layer not held whole. The database is watched for
+    commits, as the service watches it.
     """
-    from server.ogc.geojson import feature_collection_response
+    from geodata.layers import LAYERS
+    from server.ogc.geojson import encode_features, feature_collection_response
+    from server.ogc.layer_snapshot import SNAPSHOTS
     from server.ogc.page_cache import watch_commits
-    from server.ogc.sources import layer_sources
+    from server.ogc.pages import read_rows
+    from server.ogc.sources import PAGES, layer_sources
     from server.storage import Store, database_url
 
     sources = layer_sources()
     times: dict[str, float] = {}
+    rng = random.Random(7)
+    minx, miny, maxx, maxy = extent
+    boxes = []
+    for _ in range(60):
+        x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        w, h = (maxx - minx) / 2.5, (maxy - miny) / 2.5
+        boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+
+    def timed(make: Callable[[tuple[float, ...]], Any]) -> float:
+        spent = []
+        for box in boxes:
+            start = time.perf_counter()
+            make(box)
+            spent.append(time.perf_counter() - start)
+        return statistics.median(spent) * 1000
+
     with Store.open(str(db)) as store:
         watch_commits(store, database_url(str(db)))
         for layer in ("roads", "unit_grids"):
-            for touch in ("cold", "warm"):
-                spent = []
-                for i in range(60):
-                    start = time.perf_counter()
-                    page = sources[layer].items(
-                        store, bbox=None, limit=PAGE, offset=(i * 37) % 200, datetime=None
-                    )
-                    members = {"numberReturned": len(page.features)}
-                    feature_collection_response(members, page.features, encoded=page.encoded)
-                    spent.append(time.perf_counter() - start)
-                times[f"{layer} {touch}"] = statistics.median(spent[10:]) * 1000
+            source, spec = sources[layer], LAYERS[layer]
+            SNAPSHOTS.clear()
+            PAGES.clear()
+
+            def page(box: tuple[float, ...], source: Any = source) -> None:
+                got = source.items(store, bbox=box, limit=PAGE, offset=0, datetime=None)
+                members = {"numberReturned": len(got.features)}
+                feature_collection_response(members, got.features, encoded=got.encoded)
+
+            def from_database(box: tuple[float, ...], spec: Any = spec) -> None:
+                with store.connection() as connection:
+                    rows = read_rows(connection, spec, bbox=box, limit=PAGE + 1)
+                features = encode_features(rows[:PAGE], spec)
+                feature_collection_response({"numberReturned": len(features)}, features)
+
+            start = time.perf_counter()
+            page(boxes[0])
+            times[f"{layer} first"] = (time.perf_counter() - start) * 1000
+            times[f"{layer} new box"] = timed(page)
+            times[f"{layer} again"] = timed(page)
+            times[f"{layer} database"] = timed(from_database)
     return times
 
 
@@ -612,11 +646,15 @@ def main() -> None:
             f"{uvicorn_stack()}; {os.cpu_count()} cores shared by servers and load; "
             "load average {:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())
         )
-        page_ms = in_process_page_ms(db)
+        page_ms = in_process_page_ms(db, facts["extent"])
         print(
-            "one page in process (read + GeoJSON; the server is another process, cold at start): "
-            + ", ".join(f"{k} {v:.2f} ms" for k, v in page_ms.items())
+            "one page in process, ms (first: the layer read whole; new box: cut from it; again: "
+            "kept; database: read and encoded page by page, the baseline): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in page_ms.items())
         )
+        for layer in ("roads", "unit_grids"):
+            ratio = page_ms[f"{layer} database"] / max(page_ms[f"{layer} new box"], 1e-6)
+            print(f"  {layer}: a new box costs 1/{ratio:.0f} of the database path")
         import sqlite3
 
         reason = (
