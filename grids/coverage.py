@@ -15,7 +15,9 @@ slot of it:
   strict posts are covered in every slot that needs them (全时段、无缝隙), and the figures a duty
   leader reads first;
 - :func:`slot_at`: the slot a moment falls in; a night slot crossing midnight belongs to the day
-  it starts on.
+  it starts on;
+- :func:`rematch`: a matched roster brought up to date with a changed assignment table, as
+  matching it afresh would give, recounting only what the changed rows reach.
 
 How an assignment serves a requirement: by its ``requirement_id`` when it names a requirement of
 the demand; otherwise by date, place (``post_id``) and task (the demand ``kind``) where its time
@@ -56,6 +58,7 @@ from grids.coverage_posts import (
     gaps,
     people_on_duty,
 )
+from grids.coverage_rematch import rematch
 from grids.coverage_slots import (
     CHINA_STANDARD_TIME,
     DutySlot,
@@ -89,6 +92,7 @@ __all__ = [
     "gaps",
     "now_local",
     "people_on_duty",
+    "rematch",
     "roster_coverage",
     "seamless_check",
     "slot_at",

@@ -18,6 +18,7 @@ from grids.coverage_posts import (
     PersonOnDuty,
     _duty_slot,
     _in_slot,
+    _kept,
     _posts_of,
     _requirements_in,
     _role_counts,
@@ -220,12 +221,22 @@ def day_timeline(coverage: RosterCoverage, day: date) -> pd.DataFrame:
         ``strict_required_m``, ``strict_covered_m``, ``required_m`` and ``covered_m`` (post
         lengths); ``officers_on_duty``, ``assistants_on_duty``; ``seamless`` (no strict gap).
     """
+    found: pd.DataFrame = _kept(coverage, ("timeline", day), lambda: _day_timeline(coverage, day))
+    return found.copy()
+
+
+def _day_timeline(coverage: RosterCoverage, day: date) -> pd.DataFrame:
     slots = duty_slots(day, coverage.policy, calendar=coverage.calendar)
-    by_slot = coverage_by_slot(coverage, day)
-    rows = [
-        _slot_figures(coverage, day, slot, by_slot[by_slot["slot_id"].eq(slot.id).to_numpy()])
-        for slot in slots
-    ]
+    rows = []
+    for slot in slots:
+        # kept per slot: a roster brought up to date (grids.coverage_rematch) keeps the figures
+        # of the slots its changes do not reach
+        key = ("figures", day, slot.id)
+        if key not in coverage.cache:
+            by_slot = coverage_by_slot(coverage, day)
+            posts = by_slot[by_slot["slot_id"].eq(slot.id).to_numpy()]
+            coverage.cache[key] = _slot_figures(coverage, day, slot, posts)
+        rows.append(coverage.cache[key])
     return pd.DataFrame(rows)
 
 
@@ -245,6 +256,13 @@ def seamless_check(coverage: RosterCoverage, day: date) -> SeamlessCheck:
         Whether the day is seamless, the slots with strict requirements and those broken, and
         each strict requirement left short.
     """
+    found: SeamlessCheck = _kept(
+        coverage, ("seamless", day), lambda: _seamless_check(coverage, day)
+    )
+    return found
+
+
+def _seamless_check(coverage: RosterCoverage, day: date) -> SeamlessCheck:
     slots = duty_slots(day, coverage.policy, calendar=coverage.calendar)
     requirements = _requirements_in(coverage, day, None)
     strict = requirements[requirements["strict"].to_numpy(dtype=bool)]
@@ -306,6 +324,13 @@ def coverage_summary(
     KeyError
         If the day has no slot ``slot_id``.
     """
+    found: CoverageSummary = _kept(
+        coverage, ("summary", day, slot_id), lambda: _coverage_summary(coverage, day, slot_id)
+    )
+    return found
+
+
+def _coverage_summary(coverage: RosterCoverage, day: date, slot_id: str | None) -> CoverageSummary:
     if slot_id is None:
         timeline = day_timeline(coverage, day)
         figures = {

@@ -8,7 +8,7 @@ in each unit grid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -207,10 +207,20 @@ def _place_rows(posts: pd.DataFrame, demand: pd.DataFrame) -> dict[str, tuple[in
     return {place: tuple(rows) for place, rows in places.items() if rows}
 
 
-def _serving(demand: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Return (requirement_id, officer_id, role) of each person serving each requirement."""
-    known = table["requirement_id"].isin(set(demand["requirement_id"]))
+def _serving(
+    demand: pd.DataFrame, table: pd.DataFrame, known_ids: Set[str] | None = None
+) -> pd.DataFrame:
+    """Return (requirement_id, officer_id, role) of each person serving each requirement.
+
+    ``known_ids`` are the ids of every requirement of the roster's demand, when ``demand`` is
+    only some of them: an assignment naming any of those is linked by its id (and so serves
+    none of ``demand`` unless it names one of them), never matched by place and time.
+    """
+    wanted_ids = set(demand["requirement_id"])
+    known = table["requirement_id"].isin(wanted_ids if known_ids is None else known_ids)
     linked = table.loc[known, ["requirement_id", "officer_id", "role"]]
+    if known_ids is not None:
+        linked = linked[linked["requirement_id"].isin(wanted_ids).to_numpy()]
     loose = table.loc[
         ~known & table["post_id"].notna(),
         ["officer_id", "role", "date", "post_id", "task", "start", "end"],

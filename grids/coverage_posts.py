@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,22 @@ class PersonOnDuty:
             "post_ids": list(self.post_ids),
             "tasks": list(self.tasks),
         }
+
+
+Kept = TypeVar("Kept")
+
+
+def _kept(coverage: RosterCoverage, key: Hashable, make: Callable[[], Kept]) -> Kept:
+    """Return what ``coverage`` keeps under ``key``, made by ``make`` the first time.
+
+    A reader's answer is kept with the matched roster: a coverage answer reads the same tables
+    several times (the day's timeline for its summary and its own, the posts by slot for every
+    length). Tables are given as copies, so that a caller's change does not reach the next.
+    """
+    if key not in coverage.cache:
+        coverage.cache[key] = make()
+    found: Kept = coverage.cache[key]
+    return found
 
 
 def _duty_slot(coverage: RosterCoverage, day: date, slot_id: str) -> DutySlot:
@@ -317,6 +333,13 @@ def coverage_by_slot(coverage: RosterCoverage, day: date) -> pd.DataFrame:
     ValueError
         If the calendar does not cover the year of ``day``.
     """
+    found: pd.DataFrame = _kept(
+        coverage, ("by_slot", day), lambda: _coverage_by_slot(coverage, day)
+    )
+    return found.copy()
+
+
+def _coverage_by_slot(coverage: RosterCoverage, day: date) -> pd.DataFrame:
     slots = duty_slots(day, coverage.policy, calendar=coverage.calendar)
     return _slot_frame(coverage, _slot_cells(coverage, day, slots))
 
@@ -353,6 +376,13 @@ def coverage_by_post(
     KeyError
         If the day has no slot ``slot_id``.
     """
+    found: pd.DataFrame = _kept(
+        coverage, ("by_post", day, slot_id), lambda: _coverage_by_post(coverage, day, slot_id)
+    )
+    return found.copy()
+
+
+def _coverage_by_post(coverage: RosterCoverage, day: date, slot_id: str | None) -> pd.DataFrame:
     if slot_id is not None:
         slot = _duty_slot(coverage, day, slot_id)
         return _slot_frame(coverage, _slot_cells(coverage, day, [slot])).drop(columns="slot_id")
@@ -447,26 +477,35 @@ def covered_length(
     KeyError
         If the day has no slot ``slot_id``.
     """
+    found: pd.DataFrame = _kept(
+        coverage, ("lengths", day, slot_id, by), lambda: _covered_length(coverage, day, slot_id, by)
+    )
+    return found.copy()
+
+
+def _covered_length(
+    coverage: RosterCoverage, day: date, slot_id: str | None, by: LengthKey
+) -> pd.DataFrame:
     if by not in LENGTH_KEYS:
         raise ValueError(f"by must be one of {', '.join(LENGTH_KEYS)}, not {by!r}")
-    if slot_id is None:
-        frame = coverage_by_slot(coverage, day)
-    else:
-        frame = coverage_by_post(coverage, day, slot_id)
-    frame = frame[frame["kind"].eq("segment").to_numpy()]
-    columns = ["post_id", "status", "length_m", "level", "squad_id", "road_name_zh", "road_id"]
-    frame = frame[columns]
+    # the segment rows, and their pieces in each unit grid, are kept for the other keys
+    frame = _kept(coverage, ("segments", day, slot_id), lambda: _segments(coverage, day, slot_id))
     if by in ("unit_grid", "responsibility_grid", "subdistrict"):
-        if coverage.post_grids is None or coverage.grid_areas is None:
+        post_grids, grid_areas = coverage.post_grids, coverage.grid_areas
+        if post_grids is None or grid_areas is None:
             raise ValueError(f"coverage by {by} needs the unit grids: pass them to roster_coverage")
-        frame = frame.drop(columns="length_m").merge(coverage.post_grids, on="post_id")
+        areas = by != "unit_grid"
+        segments = frame
+        frame = _kept(
+            coverage,
+            ("segment_grids", day, slot_id, areas),
+            lambda: _segment_grids(segments, post_grids, grid_areas if areas else None),
+        )
         area_column = {
             "unit_grid": "grid_code",
             "responsibility_grid": "responsibility_grid_id",
             "subdistrict": "subdistrict_code",
         }[by]
-        if by != "unit_grid":
-            frame = frame.merge(coverage.grid_areas, on="grid_code", how="left")
         keys = frame[area_column]
     elif by == "road":
         keys = frame["road_name_zh"].fillna(frame["road_id"])
@@ -498,6 +537,27 @@ def covered_length(
             required > 0, summed["covered_m"].to_numpy() / required, np.nan
         )
     return summed.astype({by: object})
+
+
+def _segments(coverage: RosterCoverage, day: date, slot_id: str | None) -> pd.DataFrame:
+    """Return the segment posts' rows of a slot (of every slot of the day, if None)."""
+    if slot_id is None:
+        frame = coverage_by_slot(coverage, day)
+    else:
+        frame = coverage_by_post(coverage, day, slot_id)
+    frame = frame[frame["kind"].eq("segment").to_numpy()]
+    columns = ["post_id", "status", "length_m", "level", "squad_id", "road_name_zh", "road_id"]
+    return frame[columns]
+
+
+def _segment_grids(
+    segments: pd.DataFrame, post_grids: pd.DataFrame, grid_areas: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Return the segment rows cut by unit grid (with their areas, if ``grid_areas``)."""
+    frame = segments.drop(columns="length_m").merge(post_grids, on="post_id")
+    if grid_areas is not None:
+        frame = frame.merge(grid_areas, on="grid_code", how="left")
+    return frame
 
 
 def _posts_of(coverage: RosterCoverage, requirement_ids: Sequence[str]) -> list[tuple[str, ...]]:
@@ -548,6 +608,13 @@ def gaps(coverage: RosterCoverage, day: date, slot_id: str | None = None) -> pd.
     KeyError
         If the day has no slot ``slot_id``.
     """
+    found: pd.DataFrame = _kept(
+        coverage, ("gaps", day, slot_id), lambda: _gaps(coverage, day, slot_id)
+    )
+    return found.copy()
+
+
+def _gaps(coverage: RosterCoverage, day: date, slot_id: str | None) -> pd.DataFrame:
     slot = None if slot_id is None else _duty_slot(coverage, day, slot_id)
     frame = _requirements_in(coverage, day, slot)
     frame = frame[~frame["met"].to_numpy(dtype=bool)]

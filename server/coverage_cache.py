@@ -15,13 +15,22 @@ database and without reading the roster's rows:
   once it is a few seconds old); the policy by the fingerprint of the stored version the roster
   names (the service's own policy when that version is not stored).
 
-Answers are then kept under those versions, the day, the slot and the shape asked for, as encoded
-JSON (:data:`ANSWERS`, least recently read first out, bounded by bytes); the matched day under
-the versions alone (:data:`DAYS`), so that the other slots and shapes of a day are quick too.
-Nothing needs clearing on a write: a write changes a version, and the next read keys anew. Each
-process (each uvicorn worker) keeps its own. When the versions cannot be told (a roster loader
-other than the service's own, a layer or the staff written a moment ago), nothing is kept; many
-readers of the same day arriving together while it is made wait for the one making it.
+The matched day is kept under those versions (:data:`DAYS`), and the answers made from it as
+encoded JSON (:data:`ANSWERS`, least recently read first out, bounded by bytes) under the day's
+content and the slot and shape asked for; the ETag of an answer names the versions. Nothing
+needs clearing on a write: a write changes a version, and the next read keys anew. Each process
+(each uvicorn worker) keeps its own. When the versions cannot be told (a roster loader other than
+the service's own, a layer or the staff written a moment ago), nothing is kept; many readers of
+the same day arriving together while it is made wait for the one making it.
+
+A change of a roster's assignments bumps its version, but is not matched again whole: the day
+last matched at an earlier version of the same roster (all else unchanged) is brought up to
+date from the day's rows as they are now (:func:`server.roster_head.roster_day`, one query),
+recounting only the requirements a changed row serves (:func:`grids.coverage_rematch.rematch`).
+When no row of the day changed in what coverage reads (another day's row, a pin), the day's
+content is the same, and so are its answers: they are given again under the new ETag.
+
+:func:`coverage_day` gives the maps the same kept day, drawn on the layers as read now.
 """
 
 from __future__ import annotations
@@ -42,18 +51,24 @@ import sqlalchemy as sa
 from fastapi.encoders import jsonable_encoder
 
 from grids.calendar import iso_week
+from grids.coverage_rematch import changed_duties, rematch
 from server.dependencies import weak_etag
 from server.maps.service import MAP_LAYERS, CoverageService, DayCoverage, MapLayers
 from server.migrations import duty_policies_table, rosters_table, staff_table
 from server.ogc.page_cache import SETTLED_SECONDS, PageCache, layer_version
+from server.roster_head import roster_day
 from server.storage import Store
 
 __all__ = [
     "ANSWERS",
     "ANSWER_FORMAT",
+    "CONTENTS",
     "DAYS",
+    "LATEST",
     "CoverageAnswer",
+    "KeptDay",
     "coverage_answer",
+    "coverage_day",
     "coverage_inputs",
     "encode",
 ]
@@ -64,8 +79,11 @@ MAX_ANSWER_BYTES: Final = 64 * 1024 * 1024
 """The most encoded answers (bytes) a process keeps."""
 MAX_ANSWERS: Final = 512
 """The most answers a process keeps."""
-MAX_DAYS: Final = 4
-"""The most matched days a process keeps (each some megabytes of tables)."""
+MAX_DAYS: Final = 8
+"""The most matched days a process keeps (each some megabytes of tables, most of them shared by
+the versions of one roster's day)."""
+MAX_ROSTER_DAYS: Final = 256
+"""The most roster days whose latest matched version a process remembers."""
 
 _METADATA = sa.MetaData()
 _ROSTERS = rosters_table(_METADATA)
@@ -89,16 +107,52 @@ class CoverageAnswer:
     etag: str
 
 
-ANSWERS: PageCache[CoverageAnswer] = PageCache(max_pages=MAX_ANSWERS, max_bytes=MAX_ANSWER_BYTES)
-"""The coverage answers this process gave lately."""
-DAYS: PageCache[DayCoverage] = PageCache(max_pages=MAX_DAYS, max_bytes=MAX_DAYS)
-"""The days this process matched lately (each counted as one)."""
+@dataclass(frozen=True)
+class KeptDay:
+    """A matched day as kept: the day, what its answers are kept under, its layers' version.
+
+    Attributes
+    ----------
+    view
+        The day matched to its roster; its ``layers`` are left out (empty) and its roster's
+        assignments are the day's.
+    content
+        A number naming what the answers are made of: a day brought up to date without a change
+        of what coverage reads keeps the number of the day it came from.
+    layers_key
+        The :attr:`~server.maps.service.MapLayers.key` of the layers it was matched on.
+    """
+
+    view: DayCoverage
+    content: int
+    layers_key: tuple[Any, ...]
+
+
+ANSWERS: PageCache[bytes] = PageCache(max_pages=MAX_ANSWERS, max_bytes=MAX_ANSWER_BYTES)
+"""The coverage answers this process gave lately, by the content of their day, slot and shape."""
+DAYS: PageCache[KeptDay] = PageCache(max_pages=MAX_DAYS, max_bytes=MAX_DAYS)
+"""The days this process matched lately (each counted as one), by the versions of their inputs."""
+CONTENTS: PageCache[int] = PageCache(max_pages=MAX_ANSWERS, max_bytes=MAX_ANSWERS)
+"""The content of the days matched lately, by the versions of their inputs (outlives the day)."""
+LATEST: PageCache[tuple[int, Hashable]] = PageCache(
+    max_pages=MAX_ROSTER_DAYS, max_bytes=MAX_ROSTER_DAYS
+)
+"""Roster day (the versions of the inputs but the roster's) → the latest version of the roster
+matched, and the key of its day in :data:`DAYS`."""
 
 
 def encode(document: dict[str, Any]) -> bytes:
-    """Return a document as compact UTF-8 JSON, as the service's JSON answers are written."""
+    """Return a document as compact UTF-8 JSON, as the service's JSON answers are written.
+
+    Only values JSON has no type for are encoded as FastAPI encodes them (dates, models): the
+    rest already are what encoding them would give, and encoding thousands of them costs.
+    """
     return json.dumps(
-        jsonable_encoder(document), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        document,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+        default=jsonable_encoder,
     ).encode("utf-8")
 
 
@@ -107,6 +161,8 @@ _NEXT_SERVICE = itertools.count()
 _SERVICES_LOCK = threading.Lock()
 _MAKING: dict[Hashable, threading.Lock] = {}
 _MAKING_LOCK = threading.Lock()
+_NEXT_CONTENT = itertools.count()
+_LATEST_LOCK = threading.Lock()
 _NO_LAYERS: Final = MapLayers(frames={}, provenance=(), post_grids=None)
 
 Value = TypeVar("Value")
@@ -294,6 +350,124 @@ def _kept_or_made(
                 del _MAKING[flight]
 
 
+def _roster_days(inputs: tuple[Any, ...]) -> tuple[Hashable, int, tuple[Any, ...]] | None:
+    """Return the inputs without the roster's version, the version and the roster's versions.
+
+    None when the day reads no stored roster.
+    """
+    answer_format, layers, roster, day = inputs
+    if roster[0] != "roster":
+        return None
+    _, roster_id, created_at, version, *rest = roster
+    return (answer_format, layers, ("roster", roster_id, created_at, *rest), day), version, roster
+
+
+def _slim(view: DayCoverage) -> DayCoverage:
+    """Return a day as kept: without its layers, its roster's assignments the day's only.
+
+    Nor is the solver's report kept with it (what the answers read of it, the reasons of gaps,
+    is in the matched requirements).
+    """
+    roster = replace(view.roster, assignments=view.coverage.assignments, solver={})
+    return replace(view, layers=_NO_LAYERS, roster=roster)
+
+
+def _brought_up(store: Store, number: int, day: date, inputs: tuple[Any, ...]) -> KeptDay | None:
+    """Return the day at the versions ``inputs`` from one kept at an earlier roster version.
+
+    None when no earlier version of the roster's day is kept. The day's rows are read with the
+    roster's version as of one moment: a change written since ``inputs`` were read is in it (as
+    it would be in a day matched afresh).
+    """
+    found = _roster_days(inputs)
+    if found is None:
+        return None
+    roster_days, version, roster = found
+    _, roster_id, created_at, _, policy_version, *_ = roster
+    latest = LATEST.get(store, (number, roster_days))
+    if latest is None or latest[0] >= version:
+        return None
+    base = DAYS.get(store, latest[1])
+    if base is None:
+        return None
+    try:
+        head, rows = roster_day(store, roster_id, day)
+    except KeyError:
+        return None
+    info = head.info
+    if head.version < version or (info.created_at, info.policy_version) != (
+        created_at,
+        policy_version,
+    ):
+        return None  # not the roster whose versions were read
+    before = base.view
+    coverage = rematch(before.coverage, rows)
+    removed, added = changed_duties(before.coverage.assignments, coverage.assignments)
+    same = info.status == before.roster.status and not len(removed) and not len(added)
+    roster_input = replace(before.roster, status=info.status, assignments=coverage.assignments)
+    view = replace(before, coverage=coverage, roster=roster_input)
+    return KeptDay(view, base.content if same else next(_NEXT_CONTENT), base.layers_key)
+
+
+def _remember(store: Store, number: int, inputs: tuple[Any, ...], day_key: Hashable) -> None:
+    """Remember the day kept under ``day_key`` as its roster day's latest, if it is."""
+    found = _roster_days(inputs)
+    if found is None:
+        return
+    roster_days, version, _ = found
+    with _LATEST_LOCK:
+        latest = LATEST.get(store, (number, roster_days))
+        if latest is None or latest[0] < version:
+            LATEST.put(store, (number, roster_days), (version, day_key), 1)
+
+
+def _kept_day(
+    service: CoverageService,
+    store: Store,
+    day: date,
+    roster_id: str | None,
+    inputs: tuple[Any, ...],
+) -> KeptDay:
+    """Return the day matched at the versions ``inputs``: kept, brought up to date, or made."""
+    number = _service_number(service)
+    day_key = (number, inputs)
+
+    def match() -> tuple[KeptDay, int]:
+        made = _brought_up(store, number, day, inputs)
+        if made is None:
+            view = service.day(store, day, roster_id)
+            made = KeptDay(_slim(view), next(_NEXT_CONTENT), view.layers.key)
+        return made, 1
+
+    kept = _kept_or_made(DAYS, store, day_key, match)
+    CONTENTS.put(store, day_key, kept.content, 1)
+    _remember(store, number, inputs, day_key)
+    return kept
+
+
+def coverage_day(
+    service: CoverageService, store: Store, day: date, roster_id: str | None
+) -> DayCoverage:
+    """Return a day matched to its roster, kept as the coverage answers keep it, with its layers.
+
+    As :meth:`server.maps.service.CoverageService.day`, which it calls when the inputs' versions
+    cannot be told or the layers were read again since the day was kept.
+
+    Raises
+    ------
+    server.errors.NotFound
+        If there is no roster ``roster_id`` for the day.
+    """
+    inputs = coverage_inputs(service, store, day, roster_id)
+    if inputs is None:
+        return service.day(store, day, roster_id)
+    kept = _kept_day(service, store, day, roster_id, inputs)
+    layers = service.layers(store)
+    if layers.key != kept.layers_key:
+        return service.day(store, day, roster_id)
+    return replace(kept.view, layers=layers)
+
+
 def coverage_answer(
     service: CoverageService,
     store: Store,
@@ -329,16 +503,16 @@ def coverage_answer(
     if inputs is None:
         body = encode(build(service.day(store, day, roster_id)))
         return CoverageAnswer(body, weak_etag(ANSWER_FORMAT, hashlib.sha256(body).hexdigest()))
-    day_key = (_service_number(service), inputs)
+    etag = weak_etag(inputs, variant)
+    content = CONTENTS.get(store, (_service_number(service), inputs))
+    if content is not None:
+        given = ANSWERS.get(store, (content, variant))
+        if given is not None:
+            return CoverageAnswer(given, etag)
+    kept = _kept_day(service, store, day, roster_id, inputs)
 
-    def match() -> tuple[DayCoverage, int]:
-        view = service.day(store, day, roster_id)
-        # the answers read the day, its slots, the matched roster and the roster, not the layers
-        return replace(view, layers=_NO_LAYERS), 1
+    def answer() -> tuple[bytes, int]:
+        made = encode(build(kept.view))
+        return made, len(made)
 
-    def answer() -> tuple[CoverageAnswer, int]:
-        view = _kept_or_made(DAYS, store, day_key, match)
-        made = CoverageAnswer(encode(build(view)), weak_etag(inputs, variant))
-        return made, len(made.body)
-
-    return _kept_or_made(ANSWERS, store, (day_key, variant), answer)
+    return CoverageAnswer(_kept_or_made(ANSWERS, store, (kept.content, variant), answer), etag)

@@ -245,6 +245,15 @@ _ROSTERS = rosters_table(_METADATA)
 _ASSIGNMENTS = roster_assignments_table(_METADATA)
 
 
+def assignment_order(table: sa.Table) -> tuple[sa.Column[Any], ...]:
+    """Return the order rows of ``table`` are read in: day, start, officer, slot.
+
+    Every read of a roster's rows takes them in this order, so that two reads of the same rows
+    give the same table (rows that sort alike keep it).
+    """
+    return (table.c.date, table.c.start, table.c.officer_id, table.c.slot_id)
+
+
 _NO_ROWS = empty_assignments()
 """The assignments of a roster read without its rows (copied: building one takes milliseconds)."""
 
@@ -491,8 +500,18 @@ class RosterStore:
         with self._store.connection() as connection:
             return [self._info(row) for row in connection.execute(query)]
 
-    def roster(self, roster_id: str | None = None, *, week: str | None = None) -> StoredRoster:
+    def roster(
+        self,
+        roster_id: str | None = None,
+        *,
+        week: str | None = None,
+        rows: bool = True,
+        report: bool = True,
+    ) -> StoredRoster:
         """Return a roster with its assignments: ``roster_id``, or the latest (of ``week``).
+
+        With ``rows`` false its assignments are not read (an empty table); with ``report`` false
+        neither is the solver's report, which may be large (``info.solver`` is an empty dict).
 
         Raises
         ------
@@ -500,7 +519,11 @@ class RosterStore:
             If there is no such roster.
         """
         table = self._rosters
-        query = sa.select(table)
+        if report:
+            query = sa.select(table)
+        else:
+            columns = [column for column in table.c if column.name != "report"]
+            query = sa.select(*columns, sa.literal("{}").label("report"))
         if roster_id is not None:
             query = query.where(table.c.id == roster_id)
         else:
@@ -514,12 +537,14 @@ class RosterStore:
                 what = f"roster {roster_id!r}" if roster_id else f"roster of {week or 'any week'}"
                 raise KeyError(f"no {what} is stored")
             found = self._info(row)
-            rows = connection.execute(
+            if not rows:
+                return found
+            listed = connection.execute(
                 sa.select(assignments)
                 .where(assignments.c.roster_id == row.id)
-                .order_by(assignments.c.date, assignments.c.start, assignments.c.officer_id)
+                .order_by(*assignment_order(assignments))
             ).all()
-        return StoredRoster(found.info, found.version, found.based_on, _assignment_frame(rows))
+        return StoredRoster(found.info, found.version, found.based_on, _assignment_frame(listed))
 
     def set_status(
         self,

@@ -9,6 +9,7 @@ statuses, not who is on duty: names are for those who may read duties (``/covera
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +22,7 @@ import shapely
 
 from geodata.layers import Column, LayerSpec
 from grids.coverage import DutySlot, coverage_by_post, slot_at
+from server.coverage_cache import coverage_day
 from server.errors import InvalidParameterError, NotFound
 from server.maps.service import CoverageService
 from server.ogc.geojson import Bounds, geojson_features
@@ -122,7 +124,7 @@ class CoverageSource:
             day = slot.date
         else:
             day = moment
-        view = service.day(store, day)
+        view = coverage_day(service, store, day, None)
         table = coverage_by_post(view.coverage, day, slot.id if slot else None)
         posts = view.layers["posts"]
         frame = gpd.GeoDataFrame(
@@ -199,4 +201,18 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             return None
         return value
 
-    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    names = [str(name) for name in frame.columns]
+    if not names:
+        return [{} for _ in range(len(frame))]
+    columns: list[list[Any]] = []
+    for position in range(len(names)):
+        column = frame.iloc[:, position]
+        kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+        # column by column: numbers and flags as Python's, as a row's values would be given
+        if kind in "iub":
+            columns.append(column.to_numpy().tolist())
+        elif kind == "f":
+            columns.append([None if math.isnan(v) else v for v in column.to_numpy().tolist()])
+        else:
+            columns.append([plain(v) for v in column])
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -244,7 +244,7 @@ def read_assignments_route(
     squad: Annotated[str | None, Query(description="only this squad's rows")] = None,
 ) -> Response:
     """Read a roster's assignments as JSON, CSV or Excel; officers their own, once published."""
-    stored = load_roster(store, roster_id, principal)
+    stored = load_roster(store, roster_id, principal, report=False)
     frame = stored.assignments
     if principal.role is Role.OFFICER:
         frame = frame[frame["officer_id"] == principal.officer_id]

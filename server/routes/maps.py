@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server.auth import Permission, Principal
+from server.coverage_cache import coverage_day
 from server.dependencies import StoreDep, require
 from server.errors import InvalidParameterError, problem_responses
 from server.maps.collection import CoverageSource
@@ -56,12 +57,14 @@ def duty_day(
 ) -> DayCoverage:
     """Return the coverage of the day ``day`` names (the duty day on now when None).
 
+    The day is kept as the coverage answers keep it (:func:`server.coverage_cache.coverage_day`).
+
     Raises
     ------
     InvalidParameterError
         If ``day`` is not a date.
     """
-    return service.day(store, duty_day_of(service, day), roster_of(roster))
+    return coverage_day(service, store, duty_day_of(service, day), roster_of(roster))
 
 
 def check_slot(view: DayCoverage, slot: str | None) -> None:

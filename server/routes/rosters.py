@@ -222,8 +222,18 @@ def visible_to(principal: Principal | None, stored: StoredRoster) -> bool:
     )
 
 
-def load_roster(store: Store, roster_id: str, principal: Principal | None = None) -> StoredRoster:
+def load_roster(
+    store: Store,
+    roster_id: str,
+    principal: Principal | None = None,
+    *,
+    rows: bool = True,
+    report: bool = True,
+) -> StoredRoster:
     """Return the roster ``roster_id`` with its assignments, if ``principal`` may see it.
+
+    Without ``rows`` its assignments are not read, without ``report`` neither is the solver's
+    report (:meth:`~server.roster_store.RosterStore.roster`).
 
     Raises
     ------
@@ -232,7 +242,7 @@ def load_roster(store: Store, roster_id: str, principal: Principal | None = None
         answer, so that a draft's existence is not revealed).
     """
     try:
-        stored = RosterStore(store).roster(roster_id)
+        stored = RosterStore(store).roster(roster_id, rows=rows, report=report)
     except KeyError:
         stored = None
     if stored is None or not visible_to(principal, stored):
@@ -318,9 +328,12 @@ def list_rosters(
 )
 def read_roster(roster_id: str, store: StoreDep, principal: OwnDutiesReader) -> JSONResponse:
     """Describe a roster: week, status, version (its ETag), policy and the solver's report."""
-    stored = load_roster(store, roster_id, principal)
-    solver = None if principal.role is Role.OFFICER else stored.info.solver
-    document = roster_document(stored, count=len(stored.assignments), solver=solver)
+    officer = principal.role is Role.OFFICER
+    # its rows only counted, its report read only for those shown it
+    stored = load_roster(store, roster_id, principal, rows=False, report=not officer)
+    count = RosterStore(store).assignment_count(roster_id)
+    solver = None if officer else stored.info.solver
+    document = roster_document(stored, count=count, solver=solver)
     return _json(document, headers={"ETag": roster_etag(roster_id, stored.version)})
 
 

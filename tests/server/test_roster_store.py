@@ -13,6 +13,7 @@ from grids.policy import huiji_default_policy, policy_to_toml
 from grids.roster import ASSIGNMENT_COLUMNS, check_assignments
 from grids.staff import LeavePeriod, Officer, StaffRequest
 from server.migrations import latest_version
+from server.roster_head import roster_day
 from server.roster_store import (
     PolicyConflictError,
     RosterConflictError,
@@ -179,3 +180,47 @@ def test_a_failed_roster_write_leaves_nothing(rosters: RosterStore) -> None:
     assert rosters.rosters() == []
     with pytest.raises(KeyError):
         rosters.roster(week=WEEK)
+
+
+def test_a_roster_is_read_without_its_rows_or_report_when_asked(rosters: RosterStore) -> None:
+    report = {"objective": 12.5, "uncovered": [{"requirement_id": "x", "reason": "无人"}]}
+    saved = rosters.save_roster(WEEK, _assignments(), report, policy=huiji_default_policy())
+    roster_id = saved.info.roster_id
+    whole = rosters.roster(roster_id)
+    head = rosters.roster(roster_id, rows=False)
+    assert head.assignments.empty
+    assert head.info == whole.info
+    assert head.info.solver == report
+    bare = rosters.roster(roster_id, report=False)
+    pd.testing.assert_frame_equal(bare.assignments, whole.assignments)
+    assert bare.info.solver == {}
+    assert bare.info.created_at == whole.info.created_at
+    assert bare.version == whole.version
+    with pytest.raises(KeyError):
+        rosters.roster("2026-W01-1", rows=False, report=False)
+
+
+def test_a_day_of_a_roster_is_read_with_its_version(rosters: RosterStore, store: Store) -> None:
+    frame = _assignments()
+    later = frame.iloc[[0]].assign(
+        date=MONDAY + timedelta(days=1),
+        start=frame["start"].iloc[0] + timedelta(days=1),
+        end=frame["end"].iloc[0] + timedelta(days=1),
+    )
+    week = check_assignments(pd.concat([frame, later], ignore_index=True))
+    saved = rosters.save_roster(WEEK, week, {"big": "report"}, policy=huiji_default_policy())
+    roster_id = saved.info.roster_id
+    rosters.set_status(roster_id, "published", expected_version=1)
+    head, rows = roster_day(store, roster_id, MONDAY)
+    assert (head.version, head.info.status, head.info.solver) == (2, "published", {})
+    whole = rosters.roster(roster_id).assignments
+    monday = whole[whole["date"].eq(MONDAY).to_numpy()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, monday)
+    assert len(rows) == len(frame)
+    _, tuesday = roster_day(store, roster_id, MONDAY + timedelta(days=1))
+    assert tuesday["officer_id"].tolist() == [frame["officer_id"].iloc[0]]
+    head, none = roster_day(store, roster_id, MONDAY - timedelta(days=1))
+    assert none.empty
+    assert head.version == 2
+    with pytest.raises(KeyError):
+        roster_day(store, "2026-W01-1", MONDAY)
