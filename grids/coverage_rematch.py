@@ -32,21 +32,11 @@ from grids.coverage_match import (
 )
 from grids.coverage_posts import _in_slot, _overlapping
 from grids.coverage_slots import duty_slots
+from grids.roster import ASSIGNMENT_COLUMNS
 
 __all__ = ["DUTY_COLUMNS", "changed_duties", "rematch"]
 
-DUTY_COLUMNS: Final = (
-    "officer_id",
-    "role",
-    "squad_id",
-    "date",
-    "slot_id",
-    "start",
-    "end",
-    "post_id",
-    "task",
-    "requirement_id",
-)
+DUTY_COLUMNS: Final = tuple(c for c in ASSIGNMENT_COLUMNS if c != "pinned")
 """The columns of an assignment that coverage reads (all but ``pinned``)."""
 
 _GROUP_KEYS: Final = ["date", "post_id", "kind", "start", "end"]
