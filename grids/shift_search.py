@@ -14,7 +14,10 @@
    worker, and that one afterwards, runs large neighbourhood search: it frees a part of the best
    roster (a few staff over the whole horizon, every staff member over a few days, a block of
    both, or a block around a cover that is short or over), fixes the rest, and re-solves that
-   part with CP-SAT for at most a second; a better or equal roster replaces the best. A
+   part with CP-SAT for at most a second; a better or equal roster replaces the best. Where a
+   limit on weekends worked binds, a fifth kind frees some staff around two weekends, one of
+   them short if any is, half of those staff chosen among the ones off that weekend: it lets
+   them trade the weekends they work, which the other kinds rarely free together. A
    neighbourhood that improves the roster or is solved to optimality grows the next ones of its
    kind; one that runs out of time without finding anything shrinks them. The search stops
    early when the best roster meets the bound.
@@ -72,6 +75,9 @@ NEIGHBOURHOOD_STEP = 1.15
 BOUND_SHARE = 0.5
 """Share of the neighbourhood phase for which one worker solves the whole model for the bound
 (and longer while there is no roster yet); then it searches neighbourhoods too."""
+
+WEEKEND_MARGIN_DAYS = 2
+"""Days on each side of a weekend that a weekend neighbourhood frees with it (to move runs)."""
 
 _KINDS = ("staff", "days", "block", "cover")
 
@@ -259,14 +265,54 @@ class _Neighbourhoods:
         self.staff_count = len(built.ctx.staff)
         self.horizon = built.ctx.horizon
         self.penalties = [(var.index, day) for var, day in built.cover_penalties]
-        self.share = dict.fromkeys(_KINDS, NEIGHBOURHOOD_START)
+        weekends = built.ctx.weekends
+        binding = any(
+            member.max_weekends is not None and member.max_weekends < len(weekends)
+            for member in built.ctx.staff
+        )
+        self.weekends = weekends if binding and len(weekends) > 1 else []
+        self.kinds = (*_KINDS, "weekend") if self.weekends else _KINDS
+        self.share = dict.fromkeys(self.kinds, NEIGHBOURHOOD_START)
         self.model = cp_model.CpModel()
         self.model.proto.copy_from(built.model.proto)
         self.model.proto.clear_solution_hint()
         self.x_indexes = [i for indexes in self.cells.values() for i in indexes]
 
+    def _weekend(self, values: list[int]) -> set[tuple[int, int]]:
+        """Free some staff around two weekends, the first one short if any is."""
+        rng, staff, weekends = self.rng, self.staff_count, self.weekends
+        short_days = {day for index, day in self.penalties if values[index] > 0}
+        short = [w for w, days in enumerate(weekends) if short_days.intersection(days)]
+        first = rng.choice(short) if short else rng.randrange(len(weekends))
+        second = rng.choice([w for w in range(len(weekends)) if w != first])
+        days = sorted(
+            {
+                day
+                for w in (first, second)
+                for day in range(
+                    max(0, weekends[w][0] - WEEKEND_MARGIN_DAYS),
+                    min(self.horizon, weekends[w][-1] + WEEKEND_MARGIN_DAYS + 1),
+                )
+            }
+        )
+        size = round(self.share["weekend"] * staff * self.horizon / len(days))
+        count = max(2, min(staff, size))
+        # Half of them off the first weekend, who could take it over from the others.
+        off = [
+            s
+            for s in range(staff)
+            if not any(values[i] for d in weekends[first] for i in self.cells.get((s, d), ()))
+        ]
+        rng.shuffle(off)
+        who = set(off[: (count + 1) // 2])
+        others = [s for s in range(staff) if s not in who]
+        who.update(rng.sample(others, min(len(others), count - len(who))))
+        return {(s, d) for s in who for d in days}
+
     def _pick(self, kind: str, values: list[int]) -> set[tuple[int, int]]:
         rng, staff, horizon = self.rng, self.staff_count, self.horizon
+        if kind == "weekend":
+            return self._weekend(values)
         share = self.share[kind]
         side = math.sqrt(share)
         if kind == "cover":
@@ -298,7 +344,7 @@ class _Neighbourhoods:
         best, values, version = incumbent.snapshot()
         if values is None or best is None:
             return 0.0, False
-        kind = self.rng.choice(_KINDS)
+        kind = self.rng.choice(self.kinds)
         free = self._pick(kind, values)
         variables = self.model.proto.variables
         for (s, day), indexes in self.cells.items():

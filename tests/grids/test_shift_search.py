@@ -116,3 +116,87 @@ def test_large_models_search_with_the_solvers_own_neighbourhoods(
     assert calls == [True]
     assert solution.found
     assert roster_violations(p, solution.assignments) == []
+
+
+def _weekend_problem(max_weekends: int | None, days: int = 21) -> ShiftProblem:
+    """Six staff, weekends that need four of them, each allowed ``max_weekends`` weekends."""
+    staff = tuple(
+        Staff(name, max_weekends=max_weekends, max_consecutive_shifts=5) for name in "ABCDEF"
+    )
+    covers = tuple(
+        Cover(day, DAY.id, None, None, 4 if day % 7 in (5, 6) else 2, 100, 1, label=f"D{day}")
+        for day in range(days)
+    )
+    return ShiftProblem(
+        horizon_days=days, first_weekday=0, shift_types=(DAY,), staff=staff, covers=covers
+    )
+
+
+@pytest.mark.parametrize(("max_weekends", "offered"), [(1, True), (3, False), (None, False)])
+def test_weekend_neighbourhoods_only_where_a_weekend_limit_binds(
+    max_weekends: int | None, offered: bool
+) -> None:
+    built = RosterModel(ProblemIndex(_weekend_problem(max_weekends)))
+    lns = shift_search._Neighbourhoods(built, 0)
+    assert ("weekend" in lns.kinds) == offered
+    assert set(lns.kinds) >= set(shift_search._KINDS)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_weekend_neighbourhood_frees_staff_off_a_short_weekend_and_another_weekend(
+    seed: int,
+) -> None:
+    p = _weekend_problem(1)
+    built, values = _values(p, seed)
+    lns = shift_search._Neighbourhoods(built, seed)
+    weekends = built.ctx.weekends
+    short_days = {day for var, day in built.cover_penalties if values[var.index] > 0}
+    short = [w for w, days in enumerate(weekends) if short_days.intersection(days)]
+    assert short  # 6 staff, one weekend each: 3 weekends of 4 cannot all be met
+
+    free = lns._weekend(values)
+    who = {s for s, _ in free}
+    days = {d for _, d in free}
+    assert free == {(s, d) for s in who for d in days}
+    margin = shift_search.WEEKEND_MARGIN_DAYS
+    windows = [
+        set(range(max(0, w[0] - margin), min(p.horizon_days, w[-1] + margin + 1))) for w in weekends
+    ]
+    pairs = [a | b for a, b in itertools.combinations(windows, 2)]
+    assert days in pairs
+    first = [w for w in short if windows[w] <= days]
+    assert first
+
+    def works(s: int, w: int) -> bool:
+        return any(values[built.x[(s, d, 0)].index] for d in weekends[w] if (s, d, 0) in built.x)
+
+    # Half of the staff (as many as there are) are off one of the short weekends freed.
+    assert any(
+        sum(not works(s, w) for s in who)
+        >= min(sum(not works(s, w) for s in range(len(p.staff))), (len(who) + 1) // 2)
+        for w in first
+    )
+
+
+def test_weekend_neighbourhoods_keep_the_roster_legal_and_never_worse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = _weekend_problem(1)
+    built, values = _values(p)
+    incumbent = shift_search._Incumbent(0.0, None)
+    objective = built.model.proto.objective
+    start = sum(c * values[v] for v, c in zip(objective.vars, objective.coeffs, strict=True))
+    incumbent.offer(round(start + objective.offset), values)
+    lns = shift_search._Neighbourhoods(built, 1)
+    monkeypatch.setattr(lns, "kinds", ("weekend",))
+    for _ in range(20):
+        lns.step(incumbent, 1.0, deterministic=True)
+    assert incumbent.best is not None
+    assert incumbent.values is not None
+    assert incumbent.best <= round(start + objective.offset)
+    roster = {
+        (p.staff[s].id, day): p.shift_types[t].id
+        for (s, day, t), var in built.x.items()
+        if incumbent.values[var.index]
+    }
+    assert roster_violations(p, roster) == []
