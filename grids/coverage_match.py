@@ -233,8 +233,53 @@ def _serving(
         matched["need_start"] < matched["end"]
     )
     matched = matched.loc[overlapping, ["requirement_id", "officer_id", "role"]]
-    both = pd.concat([linked, matched], ignore_index=True)
+    both = pd.concat([linked, matched, _deployed(demand, table)], ignore_index=True)
     return both.drop_duplicates(["requirement_id", "officer_id"]).reset_index(drop=True)
+
+
+def deployment_squads(demand: pd.DataFrame) -> pd.Series:
+    """Return the squad of each full deployment of ``demand`` (its other rows left out).
+
+    The squad is the row's ``squad_id`` where the demand has one, else the one its place names
+    (``full_deployment@<squad>``).
+    """
+    rows = demand[demand["kind"] == "full_deployment"]
+    named = pd.Series(
+        [str(place).partition("@")[2] for place in rows["post_id"]], index=rows.index, dtype=object
+    )
+    if "squad_id" in rows.columns:
+        named = rows["squad_id"].where(rows["squad_id"].notna(), named)
+    return named.astype(object)
+
+
+def _deployed(demand: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Return (requirement_id, officer_id, role) of the members serving each full deployment.
+
+    A full deployment is served by every member of its squad with a duty, whatever its post
+    or task, that overlaps the deployment's window on its day: the members work their day
+    shift on the squad's posts and patrols, and few of their rows name the deployment itself.
+    """
+    squads = deployment_squads(demand)
+    if squads.empty:
+        return pd.DataFrame(columns=["requirement_id", "officer_id", "role"])
+    rows = demand.loc[squads.index]
+    wanted = pd.DataFrame(
+        {
+            "requirement_id": rows["requirement_id"].to_numpy(),
+            "date": rows["date"].to_numpy(),
+            "squad_id": squads.to_numpy(),
+            "need_start": rows["start"].to_numpy(),
+            "need_end": rows["end"].to_numpy(),
+        }
+    )
+    duties = table.loc[
+        table["squad_id"].notna(), ["officer_id", "role", "date", "squad_id", "start", "end"]
+    ]
+    matched = duties.merge(wanted, on=["date", "squad_id"])
+    overlapping = (matched["start"] < matched["need_end"]) & (
+        matched["need_start"] < matched["end"]
+    )
+    return matched.loc[overlapping, ["requirement_id", "officer_id", "role"]]
 
 
 def _allocate(

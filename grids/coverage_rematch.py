@@ -29,6 +29,7 @@ from grids.coverage_match import (
     _checked_assignments,
     _count,
     _serving,
+    deployment_squads,
 )
 from grids.coverage_posts import _in_slot, _overlapping
 from grids.coverage_slots import duty_slots
@@ -150,8 +151,10 @@ def rematch(previous: RosterCoverage, assignments: pd.DataFrame) -> RosterCovera
     ids = set(need["requirement_id"])
     changed = pd.concat([previous.assignments.iloc[removed], table.iloc[added]], ignore_index=True)
     # only requirements a changed row names, or of a place it stands on, may be served by it
-    near = need["requirement_id"].isin(set(changed["requirement_id"].dropna())).to_numpy() | (
-        need["post_id"].isin(set(changed["post_id"].dropna())).to_numpy()
+    near = (
+        need["requirement_id"].isin(set(changed["requirement_id"].dropna())).to_numpy()
+        | need["post_id"].isin(set(changed["post_id"].dropna())).to_numpy()
+        | (need["kind"] == "full_deployment").to_numpy()  # served by any duty of its squad
     )
     served = set(_serving(need[near], changed, ids)["requirement_id"])
     if not served:
@@ -162,8 +165,10 @@ def rematch(previous: RosterCoverage, assignments: pd.DataFrame) -> RosterCovera
     rows = np.flatnonzero(np.isin(groups, touched))
     part = need.iloc[rows].reset_index(drop=True)
     # the rows that may serve them: naming one of them, or standing on one of their places
-    near = table["requirement_id"].isin(set(part["requirement_id"])).to_numpy() | (
-        table["post_id"].isin(set(part["post_id"].dropna())).to_numpy()
+    near = (
+        table["requirement_id"].isin(set(part["requirement_id"])).to_numpy()
+        | table["post_id"].isin(set(part["post_id"].dropna())).to_numpy()
+        | table["squad_id"].isin(set(deployment_squads(part).dropna())).to_numpy()
     )
     counted = _count(part, _serving(part, table[near], ids))
     requirements = need.copy()

@@ -27,6 +27,7 @@ from grids.coverage import (
     duty_slots,
     gaps,
     people_on_duty,
+    rematch,
     roster_coverage,
     seamless_check,
     slot_at,
@@ -577,3 +578,59 @@ def test_random_rosters_keep_the_books(
     covered = slots["status"].eq("covered")
     assert (slots.loc[covered, "counted"] >= slots.loc[covered, "required"]).all()
     assert (slots.loc[slots["status"].eq("gap"), "counted"] == 0).all()
+
+
+def test_a_full_deployment_counts_every_member_on_duty_in_its_window(
+    demand: pd.DataFrame,
+    posts: gpd.GeoDataFrame,
+    policy: DutyPolicy,
+    calendar: HolidayCalendar,
+) -> None:
+    start = datetime.combine(DAY, time(6))
+    deployment = demand.iloc[[0]].assign(
+        requirement_id="full-deployment",
+        date=DAY,
+        slot_id=None,
+        kind="full_deployment",
+        post_id=f"full_deployment@{SQUAD}",
+        post_ids=[()],
+        squad_id=SQUAD,
+        role="any",
+        count=4,
+        start=start,
+        end=start + timedelta(hours=16),
+    )
+    with_deployment = pd.concat([demand, deployment], ignore_index=True)
+    night = _row(policy, "o3", "officer", "night", "S1", "night_check")
+    other_squad = {**_row(policy, "x1", "officer", "morning", "S2", "strict_post"), "squad_id": "B"}
+    rows = [
+        _row(policy, "o1", "officer", "morning", "S1", "strict_post"),  # on a post of the squad
+        _row(policy, "o2", "officer", "evening", ROUTE, "patrol"),  # on its patrol
+        _row(
+            policy, "o4", "officer", "day", "full_deployment", "full_deployment", "full-deployment"
+        ),
+        night,  # from 22:00: not within the deployment's window
+        other_squad,  # not of the squad
+    ]
+
+    def deployed(table: pd.DataFrame) -> pd.Series:
+        matched = roster_coverage(table, with_deployment, posts, policy, calendar=calendar)
+        frame = matched.requirements.set_index("requirement_id")
+        return frame.loc["full-deployment"]
+
+    found = deployed(pd.DataFrame(rows))
+    assert (found["needed"], found["counted"], found["short"]) == (4, 3, 1)
+    assert set(found["people"]) == {"o1", "o2", "o4"}
+    found = deployed(
+        pd.DataFrame([*rows, _row(policy, "o3", "officer", "afternoon", "S2", "reserve")])
+    )
+    assert found["counted"] == 4
+    assert bool(found["met"])
+    # moved out of the window: a rematch from the day as it was agrees with a full match
+    before = roster_coverage(pd.DataFrame(rows), with_deployment, posts, policy, calendar=calendar)
+    edited = pd.DataFrame(
+        [rows[0], _row(policy, "o2", "officer", "night", "S1", "night_check"), *rows[2:]]
+    )
+    again = roster_coverage(edited, with_deployment, posts, policy, calendar=calendar)
+    pd.testing.assert_frame_equal(rematch(before, edited).requirements, again.requirements)
+    assert again.requirements.set_index("requirement_id").loc["full-deployment", "counted"] == 2
