@@ -20,10 +20,18 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, box
 
 from geodata.layers import LAYERS, Column, layer_spec
 from server.storage import Provenance, Store, database_url
+
+# CI draws the same examples on every run (HYPOTHESIS_PROFILE=ci), so that its verdict depends on
+# the change and not on the draw; elsewhere each run draws anew, and a failure prints the blob
+# that replays it (@reproduce_failure).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "explore"))
 
 POSTGIS_URL_VARIABLE = "DUTYGRID_TEST_POSTGIS_URL"
 
