@@ -16,9 +16,9 @@ from geodata.layers import LAYERS, LayerSpec
 from server.errors import NotFound
 from server.ogc.geojson import Bounds, encode_features, geojson_features
 from server.ogc.layer_snapshot import SNAPSHOTS, LayerSnapshot
-from server.ogc.page_cache import PageCache, commit_watch, layer_version
+from server.ogc.page_cache import CommitWatch, PageCache, commit_watch, layer_version
 from server.ogc.pages import read_provenance, read_rows
-from server.storage import Store
+from server.storage import Provenance, Store
 
 
 @dataclass(frozen=True)
@@ -139,26 +139,21 @@ class LayerSource:
         commits (:func:`~server.ogc.page_cache.watch_commits`), the version read last is used
         until the next commit, and a page is given without a query.
         """
-        kept = self.kept_page(store, bbox=bbox, limit=limit, offset=offset)
+        watch, generation, known, provenance = self._watched(store)
+        version = layer_version(provenance) if known else None
+        kept = self._held_page(store, version, bbox=bbox, limit=limit, offset=offset)
         if kept is not None:
             return kept
-        watch = commit_watch(store)
-        generation = watch.generation() if watch is not None else None
-        known, provenance = (
-            watch.provenance(self.spec.name, generation) if watch is not None else (False, None)
-        )
-        version = layer_version(provenance) if known else None
         with store.connection() as connection:
             if not known:
                 provenance = read_provenance(connection, self.spec.name)
                 if watch is not None:
                     watch.remember(self.spec.name, generation, provenance)
                 version = layer_version(provenance)
-                if version is not None:
-                    kept = PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
-                    if kept is not None:
-                        return kept
-            if version is not None and provenance is not None:
+                kept = self._held_page(store, version, bbox=bbox, limit=limit, offset=offset)
+                if kept is not None:
+                    return kept
+            if version is not None:
                 snapshot = SNAPSHOTS.read(store, connection, self.spec, version)
                 if snapshot is not None:
                     return _snapshot_page(store, snapshot, bbox=bbox, limit=limit, offset=offset)
@@ -193,11 +188,29 @@ class LayerSource:
         something was committed since the layer's version was read, or neither the page nor a
         snapshot is held. This never waits for the database, so it may run on the event loop.
         """
+        _, _, known, provenance = self._watched(store)
+        version = layer_version(provenance) if known else None
+        return self._held_page(store, version, bbox=bbox, limit=limit, offset=offset)
+
+    def _watched(
+        self, store: Store
+    ) -> tuple[CommitWatch | None, int | None, bool, Provenance | None]:
+        """Return the store's commit watch, its generation, and the layer's provenance if known.
+
+        The provenance is known (the third value True) when it was read at the watch's current
+        generation, that is, nothing was committed since: then it is the layer's as it is now.
+        """
         watch = commit_watch(store)
         if watch is None:
-            return None
-        known, provenance = watch.provenance(self.spec.name, watch.generation())
-        version = layer_version(provenance) if known else None
+            return None, None, False, None
+        generation = watch.generation()
+        known, provenance = watch.provenance(self.spec.name, generation)
+        return watch, generation, known, provenance
+
+    def _held_page(
+        self, store: Store, version: str | None, *, bbox: Bounds | None, limit: int, offset: int
+    ) -> Page | None:
+        """Return the page of the layer at ``version``, kept or cut from its snapshot, if held."""
         if version is None:
             return None
         kept = PAGES.get(store, (self.spec.name, version, bbox, limit, offset))
@@ -210,12 +223,9 @@ class LayerSource:
 
     def item(self, store: Store, feature_id: str) -> dict[str, Any]:
         """Return the feature ``feature_id``; from the layer's snapshot if it is known current."""
-        snapshot = None
-        watch = commit_watch(store)
-        if watch is not None:
-            known, provenance = watch.provenance(self.spec.name, watch.generation())
-            version = layer_version(provenance) if known else None
-            snapshot = SNAPSHOTS.get(store, self.spec.name, version)
+        _, _, known, provenance = self._watched(store)
+        version = layer_version(provenance) if known else None
+        snapshot = SNAPSHOTS.get(store, self.spec.name, version)
         if snapshot is not None:
             position = snapshot.positions.get(feature_id)
             feature: dict[str, Any] | None = (
