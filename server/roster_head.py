@@ -21,6 +21,7 @@ from server.roster_store import (
     StoredRoster,
     _assignment_frame,
     assignment_order,
+    head_columns,
 )
 from server.storage import Store
 
@@ -52,12 +53,9 @@ def roster_day(store: Store, roster_id: str, day: date) -> tuple[StoredRoster, p
         If there is no such roster.
     """
     rosters, rows = _ROSTERS, _ASSIGNMENTS
-    head = [column for column in rosters.c if column.name != "report"]
     on_day = sa.and_(rows.c.roster_id == rosters.c.id, rows.c.date == day.isoformat())
     query = (
-        sa.select(
-            *head, sa.literal("{}").label("report"), *(c for c in rows.c if c.name != "roster_id")
-        )
+        sa.select(*head_columns(rosters), *(c for c in rows.c if c.name != "roster_id"))
         .select_from(rosters.outerjoin(rows, on_day))
         .where(rosters.c.id == roster_id)
         .order_by(*assignment_order(rows))

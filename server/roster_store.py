@@ -254,6 +254,11 @@ def assignment_order(table: sa.Table) -> tuple[sa.Column[Any], ...]:
     return (table.c.date, table.c.start, table.c.officer_id, table.c.slot_id)
 
 
+def head_columns(table: sa.Table) -> list[Any]:
+    """Return the columns of a roster's row with its report read as an empty document."""
+    return [*(c for c in table.c if c.name != "report"), sa.literal("{}").label("report")]
+
+
 _NO_ROWS = empty_assignments()
 """The assignments of a roster read without its rows (copied: building one takes milliseconds)."""
 
@@ -519,11 +524,7 @@ class RosterStore:
             If there is no such roster.
         """
         table = self._rosters
-        if report:
-            query = sa.select(table)
-        else:
-            columns = [column for column in table.c if column.name != "report"]
-            query = sa.select(*columns, sa.literal("{}").label("report"))
+        query = sa.select(table) if report else sa.select(*head_columns(table))
         if roster_id is not None:
             query = query.where(table.c.id == roster_id)
         else:
@@ -661,8 +662,7 @@ class RosterStore:
             If there is no such roster.
         """
         table = self._rosters
-        columns = [column for column in table.c if column.name != "report"]
-        query = sa.select(*columns, sa.literal("{}").label("report")).where(table.c.id == roster_id)
+        query = sa.select(*head_columns(table)).where(table.c.id == roster_id)
         with self._using(connection, write=False) as opened:
             row = opened.execute(query).first()
         if row is None:
