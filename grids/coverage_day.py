@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -227,16 +228,16 @@ def day_timeline(coverage: RosterCoverage, day: date) -> pd.DataFrame:
 
 def _day_timeline(coverage: RosterCoverage, day: date) -> pd.DataFrame:
     slots = duty_slots(day, coverage.policy, calendar=coverage.calendar)
-    rows = []
-    for slot in slots:
-        # kept per slot: a roster brought up to date (grids.coverage_rematch) keeps the figures
-        # of the slots its changes do not reach
-        key = ("figures", day, slot.id)
-        if key not in coverage.cache:
-            by_slot = coverage_by_slot(coverage, day)
-            posts = by_slot[by_slot["slot_id"].eq(slot.id).to_numpy()]
-            coverage.cache[key] = _slot_figures(coverage, day, slot, posts)
-        rows.append(coverage.cache[key])
+
+    def figures(slot: DutySlot) -> dict[str, Any]:
+        by_slot = coverage_by_slot(coverage, day)
+        return _slot_figures(
+            coverage, day, slot, by_slot[by_slot["slot_id"].eq(slot.id).to_numpy()]
+        )
+
+    # kept per slot: a roster brought up to date (grids.coverage_rematch) keeps the figures of
+    # the slots its changes do not reach
+    rows = [_kept(coverage, ("figures", day, slot.id), partial(figures, slot)) for slot in slots]
     return pd.DataFrame(rows)
 
 
