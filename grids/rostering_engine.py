@@ -341,8 +341,17 @@ def _requests(
 
 
 def _deployment_requests(
-    rows: Sequence[Mapping[str, Any]], members: Sequence[Officer], days: Sequence[date]
+    rows: Sequence[Mapping[str, Any]],
+    members: Sequence[Officer],
+    days: Sequence[date],
+    blocks: Sequence[Mapping[str, ShiftBlock]],
 ) -> list[Request]:
+    """Return the wishes that each available member of a full deployment works a day shift.
+
+    A deployment is served only by a shift in its window (the day slots): a member on a night
+    shift alone is as short as one at rest, so besides the wish to work that day, each night
+    shift of the day is a wish not granted at the same weight.
+    """
     index_of = {day: i for i, day in enumerate(days)}
     found = []
     for row in (r for r in rows if r["kind"] == "full_deployment"):
@@ -350,10 +359,12 @@ def _deployment_requests(
         if i is None:
             continue
         weight = person_weight(row)
+        nights = [b.id for b in blocks[i].values() if b.kind == "night"]
         for member in members:
             allowed = member.allowed_slots(row["date"].isoweekday())
             if not member.on_leave(row["date"]) and (allowed is None or allowed):
                 found.append(Request(member.id, i, None, weight, True))
+                found += [Request(member.id, i, night, weight, False) for night in nights]
     return found
 
 
@@ -441,7 +452,7 @@ def squad_problem(
             )
         )
         requests += _requests(officer, days, blocks, policy)
-    deployment = _deployment_requests(records, members, days)
+    deployment = _deployment_requests(records, members, days, blocks)
     requests += deployment
     by_id = {s.id: s for s in staff}
     pins = _pins(by_id, days, pinned or {}, by_id, set(shift_ids))
@@ -480,7 +491,7 @@ def squad_problem(
         blocks,
         tuple(days),
         sizes,
-        tuple(sorted({(r.staff_id, r.day) for r in deployment})),
+        tuple(sorted({(r.staff_id, r.day) for r in deployment if r.on})),
     )
 
 

@@ -21,10 +21,10 @@ from shapely.geometry import LineString
 from grids import rostering
 from grids.calendar import HolidayCalendar, china_holidays, week_dates
 from grids.demand import demand_for_week
-from grids.policy import DutyPolicy, EventPost, LeaderDuty, huiji_default_policy
+from grids.policy import DutyPolicy, EventPost, FullDeployment, LeaderDuty, huiji_default_policy
 from grids.roster import ASSIGNMENT_COLUMNS
 from grids.rostering import RosterOptions, RosterPlan, plan_roster, with_absences
-from grids.rostering_engine import SCALE, shift_blocks
+from grids.rostering_engine import SCALE, shift_blocks, squad_problem
 from grids.rostering_replan import assignment_changes
 from grids.rostering_travel import RoadNetwork, TravelTimes
 from grids.shift_model import ShiftProblem, ShiftSolution, SolveStatus
@@ -546,3 +546,24 @@ def test_two_solves_of_a_run_merge_into_the_better_roster_and_bound() -> None:
     assert proven.gap == 0
     nothing = ShiftSolution({}, "UNKNOWN", None, None, None, 1.0, None)
     assert rostering._merged(better, nothing).assignments == better.assignments
+
+
+def test_a_full_deployment_is_served_by_a_day_shift_only(calendar: HolidayCalendar) -> None:
+    """A member on the night check alone is as short of the deployment as one at rest."""
+    policy = _policy().revised(full_deployment=(FullDeployment(SQUAD, ("weekend",), weight=50.0),))
+    staff = [_officer(n) for n in range(1, 5)]
+    posts = _posts(_post("A", 113.40))
+    demand = demand_for_week(posts, policy, calendar, WEEK, squads=[SQUAD], staff=staff)
+    days = calendar.week_dates(WEEK)
+    engine = squad_problem(demand, staff, policy, days, calendar.day_types(days))
+    saturday = 5
+    blocks = engine.blocks[saturday].values()
+    night = next(b.id for b in blocks if b.kind == "night")
+    day = next(b.id for b in blocks if b.kind == "day")
+    assert ("P01", saturday) in engine.deployments
+
+    def requests_penalty(shift: str | None) -> int:
+        roster = {("P01", saturday): shift} if shift is not None else {}
+        return penalty_breakdown(engine.problem, roster)["requests"]
+
+    assert requests_penalty(night) == requests_penalty(None) > requests_penalty(day)
