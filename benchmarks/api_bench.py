@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from http_load import WRK_MISSING, Kind, Result, run_asyncio, run_wrk, wrk_path
+from http_load import WRK_MISSING, Kind, Result, on_cpus, run_asyncio, run_wrk, wrk_path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -193,10 +193,12 @@ def uvicorn(
     log: Path,
     ready_path: str,
     options: tuple[str, ...] = (),
+    cpus: frozenset[int] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Run ``factory`` under uvicorn (with ``options``) on a free loopback port.
 
-    Yield its URL and the process id of uvicorn (whose workers are its children).
+    Yield its URL and the process id of uvicorn (whose workers are its children). ``cpus``: the
+    cores uvicorn and its workers may run on (all when None).
     """
     port = free_port()
     command = [
@@ -220,7 +222,11 @@ def uvicorn(
     ]
     with log.open("wb") as out:
         server = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            [*on_cpus(cpus), *command],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://{HOST}:{port}"
         try:
@@ -488,7 +494,14 @@ def load(
     cpu_before = target.cpu_seconds()
     if wrk is not None:
         results = run_wrk(
-            wrk, target.base, kinds, seconds=seconds, folder=args.folder, pace_ms=pace_ms, seed=seed
+            wrk,
+            target.base,
+            kinds,
+            seconds=seconds,
+            folder=args.folder,
+            pace_ms=pace_ms,
+            seed=seed,
+            cpus=args.load_cpus,
         )
     else:
         reads = [(kind, n) for kind, n in kinds if kind.method == "GET"]
@@ -609,6 +622,15 @@ def in_process_page_ms(db: Path, extent: Sequence[float]) -> dict[str, float]:
     return times
 
 
+def cores_text(args: argparse.Namespace) -> str:
+    """Say which cores the servers and the load run on."""
+    if args.load_cpus is None:
+        return f"{len(os.sched_getaffinity(0))} cores shared by servers and load"
+    servers = ",".join(map(str, sorted(args.server_cpus)))
+    load = ",".join(map(str, sorted(args.load_cpus)))
+    return f"servers on core(s) {servers}, wrk on core(s) {load} (--pin)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
@@ -625,12 +647,22 @@ def main() -> None:
         "--kinds", help="only these kinds alone, comma-separated (e.g. 'roads page,coverage day')"
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="keep wrk on the last core and the servers on the others (as a load generator on "
+        "its own machine would be), instead of letting all share every core",
+    )
+    parser.add_argument(
         "--mix",
         default="roads page=40,coverage day=5,assignment write=5",
         help="clients of each kind in the mixed load ('' for none)",
     )
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
+    cores = sorted(os.sched_getaffinity(0))
+    args.load_cpus = args.server_cpus = None
+    if args.pin and len(cores) >= 2 and wrk_path() is not None and on_cpus(frozenset(cores)):
+        args.load_cpus, args.server_cpus = frozenset(cores[-1:]), frozenset(cores[:-1])
     if wrk_path() is None:
         print(f"note: {WRK_MISSING}")
 
@@ -643,7 +675,7 @@ def main() -> None:
             f"{facts['counts']['roads']} roads, {facts['counts']['unit_grids']} unit grids; "
             f"{args.clients} clients, {args.seconds:g} s per kind flat out, {args.paced:g} s "
             f"paced; load by {'wrk' if wrk_path() else 'asyncio (httpx)'}; uvicorn with "
-            f"{uvicorn_stack()}; {os.cpu_count()} cores shared by servers and load; "
+            f"{uvicorn_stack()}; {cores_text(args)}; "
             "load average {:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())
         )
         page_ms = in_process_page_ms(db, facts["extent"])
@@ -682,6 +714,7 @@ def main() -> None:
                         env={"DUTYGRID_DATABASE_URL": str(db)},
                         log=folder / f"dutygrid-{workers}.log",
                         ready_path="/ogc",
+                        cpus=args.server_cpus,
                     )
                 )
                 kinds = read_kinds(facts, pygeoapi=False, headers=headers)
@@ -695,6 +728,7 @@ def main() -> None:
                             env=pygeoapi_env,
                             log=folder / f"pygeoapi-{workers}.log",
                             ready_path="/collections?f=json",
+                            cpus=args.server_cpus,
                         )
                     )
                     check_same_pages(theirs, facts)

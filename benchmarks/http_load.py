@@ -200,8 +200,12 @@ def start_wrk(
     folder: Path,
     pace_ms: int = 0,
     seed: int = 1,
+    cpus: frozenset[int] | None = None,
 ) -> subprocess.Popen[str]:
-    """Start wrk on ``kind`` against ``base`` (one thread, ``clients`` connections)."""
+    """Start wrk on ``kind`` against ``base`` (one thread, ``clients`` connections).
+
+    ``cpus``: the cores wrk may run on (all when None).
+    """
     script = folder / f"{kind.name.replace(' ', '_')}-{time.monotonic_ns()}.lua"
     script.write_text(lua_script(kind, pace_ms=pace_ms, seed=seed), encoding="utf-8")
     command = [
@@ -218,7 +222,20 @@ def start_wrk(
         str(script),
         base,
     ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [*on_cpus(cpus), *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def on_cpus(cpus: frozenset[int] | None) -> list[str]:
+    """Return the command prefix that keeps a process and its children on ``cpus`` (taskset).
+
+    Empty for all cores, or where taskset is missing.
+    """
+    taskset = shutil.which("taskset")
+    if not cpus or taskset is None:
+        return []
+    return [taskset, "--cpu-list", ",".join(map(str, sorted(cpus)))]
 
 
 def wrk_result(process: subprocess.Popen[str], kind: Kind) -> Result:
@@ -249,10 +266,12 @@ def run_wrk(
     folder: Path,
     pace_ms: int = 0,
     seed: int = 1,
+    cpus: frozenset[int] | None = None,
 ) -> dict[str, Result]:
     """Load ``base`` with every kind at once (``(kind, clients)``) for ``seconds``.
 
     The same ``seed`` gives the same requests in the same order: give both servers the same.
+    ``cpus``: the cores wrk may run on (all when None).
     """
     started = [
         (
@@ -266,6 +285,7 @@ def run_wrk(
                 folder=folder,
                 pace_ms=pace_ms,
                 seed=seed,
+                cpus=cpus,
             ),
         )
         for kind, n in kinds

@@ -67,6 +67,13 @@ def serve_command(
             help="worker processes (each answers requests on its own core; 1 to a core at most)",
         ),
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="log every request (leave it to the proxy in front, where there is one: a "
+            "line per request costs about a tenth of a small page's time)"
+        ),
+    ] = True,
 ) -> None:
     """Run the web service: API docs at /docs, OGC API – Features at /ogc, sign-in at /login."""
     import uvicorn  # noqa: PLC0415 - only the service needs it
@@ -96,6 +103,7 @@ def serve_command(
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
         log_level="info",
+        access_log=access_log,
     )
 
 

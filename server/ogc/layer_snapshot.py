@@ -146,7 +146,9 @@ def read_snapshot(connection: Connection, spec: LayerSpec) -> LayerSnapshot | No
     geometries = row_geometries(rows)
     features = encode_features(rows, spec, geometries)
     positions = {row[0]: i for i, row in enumerate(rows)}
-    return LayerSnapshot(spec.name, version, features, shapely.bounds(geometries), positions)
+    # column-major: the box test reads each column whole, 2-3 times faster when it is contiguous
+    bounds = np.asfortranarray(shapely.bounds(geometries))
+    return LayerSnapshot(spec.name, version, features, bounds, positions)
 
 
 class Snapshots:

