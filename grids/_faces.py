@@ -141,7 +141,9 @@ def merge_labels(
     of slivers would make long thin grids. Slivers are components thinner than ``sliver_width``
     (mean width ``2·area/perimeter``) and elongated (isoperimetric quotient under
     :data:`SLIVER_COMPACTNESS`), and the ``strip_pieces`` while alone. Components thinner than
-    ``artefact_width`` with no neighbour in their group may pick any neighbour. A pick is carried
+    ``artefact_width`` with no neighbour in their group may pick any neighbour, unless they are
+    the group's only polygon and at least ``artefact_width`` squared in area (a division that
+    small is still a division, not a stray). A pick is carried
     out when the neighbour is not itself merging away (mutual picks merge too), and a neighbour
     takes the picks of small components, longest boundary first, while it stays within
     ``max_area`` (always at least one).
@@ -169,6 +171,7 @@ def merge_labels(
     parent = np.arange(count, dtype=np.intp)
     positions = np.arange(count, dtype=np.intp)
     pieces = np.zeros(count, dtype=bool) if strip_pieces is None else strip_pieces
+    group_faces = np.bincount(groups, minlength=count)
     for _ in range(_MAX_MERGE_ROUNDS):
         comp_first, comp_second = parent[first], parent[second]
         inside = comp_first == comp_second
@@ -194,7 +197,11 @@ def merge_labels(
         in_group = groups[source] == groups[target]
         has_group_neighbour = np.zeros(count, dtype=bool)
         has_group_neighbour[source[in_group]] = True
-        allowed = in_group | ((width[source] < artefact_width) & ~has_group_neighbour[source])
+        stray = (width[source] < artefact_width) & ~has_group_neighbour[source]
+        alone_in_group = (group_faces[groups[source]] == 1) & (
+            comp_area[source] >= artefact_width**2
+        )
+        allowed = in_group | (stray & ~alone_in_group)
         source, target, length = source[allowed], target[allowed], length[allowed]
         if len(source) == 0:
             break
@@ -271,6 +278,11 @@ def union_by_label(
                 # edges that do not quite match (rounding in the noder): the full overlay copes
                 unions[bucket] = shapely.union_all(table, axis=1)
         width *= 2
+    if coverage:
+        # Nor is a coverage union of such edges always valid: a strip a hair wide, snapped to the
+        # nodes of its neighbours, can leave parts of no area that cross the rest.
+        for label in np.flatnonzero((sizes > 1) & ~shapely.is_valid(unions)):
+            unions[label] = shapely.union_all(polygons[member_of == label])
     return unions, roots.astype(np.intp)
 
 

@@ -16,7 +16,8 @@ any extra lines (rivers) wherever there are some. They are built in a projected 
    small faces prefer neighbours with which they stay within twice the target area, slivers and
    strip pieces take the longest boundary whatever its size. Faces thinner than
    :data:`ARTEFACT_WIDTH_M` (noding artefacts between boundary lines from different sources) may
-   merge across those boundaries when nothing in their own division borders them.
+   merge across those boundaries when nothing in their own division borders them, but a division
+   of a single face of a square metre or more keeps it.
 5. Faces larger than twice the target area (blocks, farmland, river banks) are cut by a square grid
    aligned with their minimum rotated rectangle, of cells as close to the target area as divide it
    evenly; leftovers at their edges are merged into the neighbouring pieces of the same face.
@@ -80,6 +81,7 @@ from grids.road_grid import EDGE_TOLERANCE_M, table_of_lengths
 __all__ = [
     "ARTEFACT_WIDTH_M",
     "MERGE_BELOW",
+    "OUTLINE_PRECISION_M",
     "SEGMENT_PRECISION_M",
     "SLIVER_COMPACTNESS",
     "SLIVER_WIDTH",
@@ -111,6 +113,10 @@ SPLIT_ABOVE = 2.0
 """Faces larger than this multiple of the target area are split."""
 
 _ADMIN_PRECISION_M = 1e-6
+
+OUTLINE_PRECISION_M = 1e-6
+"""Grids with vertices closer than this (metres) to another vertex or edge are snap-rounded to a
+grid of this size before they are stored."""
 
 
 @dataclass(frozen=True)
@@ -386,6 +392,28 @@ def _locate(polygons: GeometryArray, points: GeometryArray) -> IndexArray:
     return found
 
 
+def _snap_rounded(polygons: GeometryArray) -> GeometryArray:
+    """Return metric polygons, those with features under a micrometre snap-rounded.
+
+    Noding, cutting and uniting can leave vertices a fraction of a nanometre apart (where cut
+    lines cross at a corner of the face they cut, say): zigzags, spikes and needle holes that are
+    valid as computed but not once the outline has gone through EPSG:4326 and back, which moves
+    vertices by about a nanometre. Polygons whose minimum clearance (how far a vertex must move
+    to make them invalid) is under :data:`OUTLINE_PRECISION_M` are snap-rounded to a grid of that
+    size, which leaves no vertex within half of it of another vertex or of an edge it is not on;
+    their neighbours still share their edges to that precision. One that snap-rounding would
+    break into pieces, or collapse, keeps its outline.
+    """
+    fragile = np.flatnonzero(shapely.minimum_clearance(polygons) < OUTLINE_PRECISION_M)
+    if len(fragile) == 0:
+        return polygons
+    snapped = shapely.set_precision(polygons[fragile], OUTLINE_PRECISION_M)
+    whole = (shapely.get_type_id(snapped) == 3) & ~shapely.is_empty(snapped)
+    kept = polygons.copy()
+    kept[fragile[whole]] = snapped[whole]
+    return kept
+
+
 def _clean(polygons: GeometryArray) -> GeometryArray:
     """Return valid polygons, exterior rings counter-clockwise."""
     invalid = ~shapely.is_valid(polygons)
@@ -466,7 +494,7 @@ def _numbered_grids(
     facts: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, GeometryArray, list[str]]:
     """Return the :func:`unit_grid_frame`, and the cleaned ``polygons`` and their codes."""
-    polygons = _clean(polygons)
+    polygons = _clean(_snap_rounded(_clean(polygons)))
     # Centroids, not representative points: they move little when an outline moves little, so
     # the numbering does not jump between rows for a change in the last digits of a coordinate.
     reading_points = shapely.centroid(polygons)

@@ -373,3 +373,89 @@ def test_two_strips_of_a_community_cut_by_one_road_merge() -> None:
     cut = grids[grids["community_code"] == "410108001001"]
     assert len(cut) == 1
     assert metric_polygons(cut)[0].area == pytest.approx((x1 - x0) * (y1 - y0), rel=1e-6)
+
+
+def test_grids_stay_valid_where_cut_lines_cross_on_a_block_corner() -> None:
+    # The block east of the sub-district line is split by cut lines that cross on its own
+    # corners; the noding leaves vertices a fraction of a nanometre apart there, which made a
+    # zigzag that was valid as built but crossed itself after a round trip through EPSG:4326.
+    x1, y1 = X0 + 999.9794977065, Y0 + 835.9742612266
+    outline = Polygon(
+        [(X0, Y0), (x1, Y0), (x1, Y0 + 723.581636796), (X0 + 865.537176529, y1), (X0, y1)]
+    )
+    split_x = X0 + 205.22749261896
+    subdistricts = frame(
+        [
+            shapely.intersection(outline, box(X0 - 1, Y0 - 1, split_x, y1 + 1)),
+            shapely.intersection(outline, box(split_x, Y0 - 1, x1 + 1, y1 + 1)),
+        ],
+        code=["410108001", "410108002"],
+    )
+    roads = [
+        LineString([(X0, Y0 - 50), (X0 + 6.0168666877, y1 + 50)]),
+        LineString([(X0 + 523.378376078, Y0 - 50), (X0, y1 + 50)]),
+        LineString([(X0 - 50, Y0 - 67.1093791598), (x1 + 50, Y0)]),
+    ]
+    target = 21795.156526503524
+    grids = unit_grids_from_roads(
+        frame(roads),
+        frame([outline]),
+        subdistricts=subdistricts,
+        county_code="410108",
+        target_area_m2=target,
+        metric_crs=METRIC,
+    )
+    polygons = assert_unit_grids(grids, outline, cell_area=target, subdistricts=subdistricts)
+    assert (shapely.minimum_clearance(polygons) > 1e-7).all()
+
+
+def test_a_road_a_hair_inside_the_district_edge_adds_no_empty_grid() -> None:
+    # The strip between the road and the southern edge, a tenth of a millimetre wide, is cut
+    # into pieces whose edges match those of the blocks beside them only nearly; their coverage
+    # union left parts of no area, which came out as grids of no area (with no centroid).
+    outline = box(X0, Y0, X0 + 800, Y0 + 800)
+    roads = [
+        LineString([(X0 + 273.1246624399, Y0 - 50), (X0 + 387.1740728615, Y0 + 920.1441905987)]),
+        LineString([(X0 - 50, Y0 + 0.0000870144), (X0 + 827.9324535988, Y0)]),
+    ]
+    grids = unit_grids_from_roads(
+        frame(roads), frame([outline]), county_code="410108", metric_crs=METRIC
+    )
+    polygons = assert_unit_grids(grids, outline, cell_area=10_000.0)
+    assert (shapely.area(polygons) >= MERGE_BELOW * 10_000).all()
+
+
+def test_a_community_of_one_tiny_face_keeps_its_own_grid() -> None:
+    # The cut corner leaves the north-east community a triangle of 2 m²: its only face is
+    # thinner than a noding artefact, but it is the whole community, not a stray bit of it, so
+    # it is not merged into the grids of another community and sub-district.
+    outline = Polygon(
+        [(X0, Y0), (X0 + 600, Y0), (X0 + 600, Y0 + 202), (X0 + 202, Y0 + 600), (X0, Y0 + 600)]
+    )
+    west, east = box(X0 - 1, Y0 - 1, X0 + 400, Y0 + 601), box(X0 + 400, Y0 - 1, X0 + 601, Y0 + 601)
+    south, north = (
+        box(X0 - 1, Y0 - 1, X0 + 601, Y0 + 400),
+        box(X0 - 1, Y0 + 400, X0 + 601, Y0 + 601),
+    )
+    subdistricts = frame(
+        [outline.intersection(west), outline.intersection(east)], code=["410108001", "410108002"]
+    )
+    communities = frame(
+        [outline.intersection(s).intersection(h) for s in (west, east) for h in (south, north)],
+        code=["410108001001", "410108001002", "410108002001", "410108002002"],
+        subdistrict_code=["410108001", "410108001", "410108002", "410108002"],
+    )
+    grids = unit_grids_from_roads(
+        frame([]),
+        frame([outline]),
+        subdistricts=subdistricts,
+        communities=communities,
+        county_code="410108",
+        metric_crs=METRIC,
+    )
+    polygons = assert_unit_grids(
+        grids, outline, cell_area=10_000.0, subdistricts=subdistricts, communities=communities
+    )
+    tiny = (grids["community_code"] == "410108002002").to_numpy()
+    assert tiny.sum() == 1
+    assert shapely.area(polygons[tiny])[0] == pytest.approx(2.0, rel=1e-6)
