@@ -35,7 +35,7 @@ from grids.coverage_posts import _in_slot, _overlapping
 from grids.coverage_slots import duty_slots
 from grids.roster import ASSIGNMENT_COLUMNS
 
-__all__ = ["DUTY_COLUMNS", "changed_duties", "rematch"]
+__all__ = ["DUTY_COLUMNS", "changed_duties", "rematch", "rematch_changed"]
 
 DUTY_COLUMNS: Final = tuple(c for c in ASSIGNMENT_COLUMNS if c != "pinned")
 """The columns of an assignment that coverage reads (all but ``pinned``)."""
@@ -115,8 +115,6 @@ def changed_duties(
 
 
 def _column(values: NDArray[Any], like: pd.Series) -> pd.Series:
-    if like.dtype == object:
-        return pd.Series(values, index=like.index, dtype=object)
     return pd.Series(values, index=like.index, dtype=like.dtype)
 
 
@@ -143,10 +141,26 @@ def rematch(previous: RosterCoverage, assignments: pd.DataFrame) -> RosterCovera
     geodata.errors.FieldError
         If the table lacks a column or has a bad value.
     """
+    return rematch_changed(previous, assignments)[0]
+
+
+def rematch_changed(
+    previous: RosterCoverage, assignments: pd.DataFrame
+) -> tuple[RosterCoverage, bool]:
+    """Return :func:`rematch` of ``previous`` and ``assignments``, and whether a row changed.
+
+    A row changed when it differs in what coverage reads (:data:`DUTY_COLUMNS`): when none did,
+    every answer of ``previous`` stands for the new table too.
+
+    Raises
+    ------
+    geodata.errors.FieldError
+        If the table lacks a column or has a bad value.
+    """
     table = _checked_assignments(assignments)
     removed, added = changed_duties(previous.assignments, table)
     if not len(removed) and not len(added):
-        return replace(previous, assignments=table, cache=dict(previous.cache))
+        return replace(previous, assignments=table, cache=dict(previous.cache)), False
     need = previous.requirements
     ids = set(need["requirement_id"])
     changed = pd.concat([previous.assignments.iloc[removed], table.iloc[added]], ignore_index=True)
@@ -159,7 +173,7 @@ def rematch(previous: RosterCoverage, assignments: pd.DataFrame) -> RosterCovera
     served = set(_serving(need[near], changed, ids)["requirement_id"])
     if not served:
         cache = _kept_answers(previous, np.zeros(0, dtype=np.intp), changed)
-        return replace(previous, assignments=table, cache=cache)
+        return replace(previous, assignments=table, cache=cache), True
     groups = need.groupby(_GROUP_KEYS, sort=False, dropna=False).ngroup().to_numpy()
     touched = np.unique(groups[need["requirement_id"].isin(served).to_numpy()])
     rows = np.flatnonzero(np.isin(groups, touched))
@@ -178,7 +192,7 @@ def rematch(previous: RosterCoverage, assignments: pd.DataFrame) -> RosterCovera
         values[rows] = counted[name].to_numpy(dtype=values.dtype)
         requirements[name] = _column(values, need[name])
     cache = _kept_answers(previous, rows, changed)
-    return replace(previous, requirements=requirements, assignments=table, cache=cache)
+    return replace(previous, requirements=requirements, assignments=table, cache=cache), True
 
 
 def _slot_of(key: Hashable) -> tuple[date, str] | None:

@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from fastapi.encoders import jsonable_encoder
 
 from grids.calendar import iso_week
-from grids.coverage_rematch import changed_duties, rematch
+from grids.coverage_rematch import rematch_changed
 from server.dependencies import weak_etag
 from server.maps.service import MAP_LAYERS, CoverageService, DayCoverage, MapLayers
 from server.migrations import duty_policies_table, rosters_table, staff_table
@@ -401,9 +401,8 @@ def _brought_up(store: Store, number: int, day: date, inputs: tuple[Any, ...]) -
     ):
         return None  # not the roster whose versions were read
     before = base.view
-    coverage = rematch(before.coverage, rows)
-    removed, added = changed_duties(before.coverage.assignments, coverage.assignments)
-    same = info.status == before.roster.status and not len(removed) and not len(added)
+    coverage, changed = rematch_changed(before.coverage, rows)
+    same = info.status == before.roster.status and not changed
     roster_input = replace(before.roster, status=info.status, assignments=coverage.assignments)
     view = replace(before, coverage=coverage, roster=roster_input)
     return KeptDay(view, base.content if same else next(_NEXT_CONTENT), base.layers_key)

@@ -46,7 +46,7 @@ from grids.coverage import (
     roster_coverage,
     seamless_check,
 )
-from grids.coverage_rematch import changed_duties, rematch
+from grids.coverage_rematch import changed_duties, rematch, rematch_changed
 from grids.policy import DutyPolicy
 
 __all__ = [  # the fixtures of test_coverage, used here too
@@ -222,7 +222,8 @@ def test_a_moved_officer_is_counted_where_he_went(
     moved = roster.copy()
     on_route = moved["post_id"].eq(ROUTE).to_numpy() & moved["slot_id"].eq("midday").to_numpy()
     moved.loc[on_route, ["post_id", "task"]] = ["G1", "guidance_window"]
-    rematched = rematch(coverage, moved)
+    rematched, changed = rematch_changed(coverage, moved)
+    assert changed
     statuses = coverage_by_post(rematched, DAY, "midday").set_index("post_id")["status"]
     assert statuses["G1"] == "covered"
     assert statuses["C2"] == "gap"
@@ -234,7 +235,8 @@ def test_a_pin_flipped_changes_no_duty_and_keeps_what_was_read(
 ) -> None:
     _read_everything(coverage)
     flipped = roster.assign(pinned=~roster["pinned"].astype(bool))
-    rematched = rematch(coverage, flipped)
+    rematched, changed = rematch_changed(coverage, flipped)
+    assert not changed
     removed, added = changed_duties(coverage.assignments, rematched.assignments)
     assert len(removed) == len(added) == 0
     assert rematched.requirements is coverage.requirements
