@@ -143,10 +143,10 @@ def merge_labels(
     :data:`SLIVER_COMPACTNESS`), and the ``strip_pieces`` while alone. Components thinner than
     ``artefact_width`` with no neighbour in their group may pick any neighbour, unless they are
     the group's only polygon and at least ``artefact_width`` squared in area (a division that
-    small is still a division, not a stray). A pick is carried
-    out when the neighbour is not itself merging away (mutual picks merge too), and a neighbour
-    takes the picks of small components, longest boundary first, while it stays within
-    ``max_area`` (always at least one).
+    small is still a division, not a stray). A pick is carried out when the neighbour is not
+    itself merging away (mutual picks merge too), and a neighbour takes the picks of small
+    components, longest boundary first, while it stays within ``max_area`` (always at least
+    one).
 
     Parameters
     ----------

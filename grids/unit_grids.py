@@ -410,7 +410,8 @@ def _snap_rounded(polygons: GeometryArray) -> GeometryArray:
     snapped = shapely.set_precision(polygons[fragile], OUTLINE_PRECISION_M)
     whole = (shapely.get_type_id(snapped) == 3) & ~shapely.is_empty(snapped)
     kept = polygons.copy()
-    kept[fragile[whole]] = snapped[whole]
+    # set_precision gives valid output; only the rings' orientation may need setting again
+    kept[fragile[whole]] = shapely.orient_polygons(snapped[whole])
     return kept
 
 
@@ -494,7 +495,7 @@ def _numbered_grids(
     facts: Sequence[dict[str, Any]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, GeometryArray, list[str]]:
     """Return the :func:`unit_grid_frame`, and the cleaned ``polygons`` and their codes."""
-    polygons = _clean(_snap_rounded(_clean(polygons)))
+    polygons = _snap_rounded(_clean(polygons))
     # Centroids, not representative points: they move little when an outline moves little, so
     # the numbering does not jump between rows for a change in the last digits of a coordinate.
     reading_points = shapely.centroid(polygons)
