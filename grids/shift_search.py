@@ -9,18 +9,21 @@
    more than its search) skip both phases: CP-SAT's own neighbourhood search, which builds each
    neighbourhood inside the solver, gets all workers and all the time.
 2. **Neighbourhoods and bound.** One worker solves the whole model, hinted with the best roster,
-   for half of the remaining time (longer while no roster exists): it raises the lower bound
-   beyond what the short portfolio phase proved, and finds rosters of its own. Every other
-   worker, and that one afterwards, runs large neighbourhood search: it frees a part of the best
-   roster (a few staff over the whole horizon, every staff member over a few days, a block of
-   both, or a block around a cover that is short or over), fixes the rest, and re-solves that
-   part with CP-SAT for at most a second; a better or equal roster replaces the best. Where a
-   limit on weekends worked binds, a fifth kind frees some staff around two weekends, one of
-   them short if any is, half of those staff chosen among the ones off that weekend: it lets
-   them trade the weekends they work, which the other kinds rarely free together. A
-   neighbourhood that improves the roster or is solved to optimality grows the next ones of its
-   kind; one that runs out of time without finding anything shrinks them. The search stops
-   early when the best roster meets the bound.
+   for half of the remaining time (longer while no roster exists): it raises the lower bound beyond
+   what the short portfolio phase proved, and finds rosters of its own. It leaves the whole model
+   early once it has gone a tenth of the time without raising the bound or beating the best roster:
+   on problems whose bound the portfolio already gave, it would only take a core from the
+   neighbourhoods. Every other worker, and that one afterwards, runs large neighbourhood search: it
+   frees a part of the best roster (a few staff over the whole horizon, every staff member over a
+   few days, a block of both, or a block around a cover that is short or over), fixes the rest, and
+   re-solves that part with CP-SAT for at most a second; a better or equal roster replaces the
+   best. Where a limit on weekends worked binds, a fifth kind frees some staff around two weekends,
+   one of them short if any is, half of those staff chosen among the ones off that weekend: it lets
+   them trade the weekends they work, which the other kinds rarely free together (grown past every
+   staff member, it takes in a further weekend or wider margins). A neighbourhood that improves the
+   roster or is solved to optimality grows the next ones of its kind; one that runs out of time
+   without finding anything shrinks them. The search stops early when the best roster meets the
+   bound.
 
 With one worker the whole model gets the first 30 % of the time, then neighbourhoods. In
 deterministic mode that one worker has a fixed seed and every step is limited by CP-SAT's
@@ -75,6 +78,10 @@ NEIGHBOURHOOD_STEP = 1.15
 BOUND_SHARE = 0.5
 """Share of the neighbourhood phase for which one worker solves the whole model for the bound
 (and longer while there is no roster yet); then it searches neighbourhoods too."""
+
+BOUND_STALL_SHARE = 0.1
+"""Share of the search's time after which that worker, if it has neither raised the bound nor
+found a roster better than the best in it, leaves the whole model for neighbourhoods."""
 
 WEEKEND_MARGIN_DAYS = 2
 """Days on each side of a weekend that a weekend neighbourhood frees with it (to move runs)."""
@@ -188,16 +195,38 @@ class _Incumbent:
                 solver.stop_search()
 
 
+class _Stall:
+    """When a whole-model solve last improved the best roster or the bound itself."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def mark(self) -> None:
+        self.last = time.perf_counter()
+
+
 class _Recorder(cp_model.CpSolverSolutionCallback):
     """Pass each roster a full-model solve finds to the incumbent."""
 
-    def __init__(self, incumbent: _Incumbent) -> None:
+    def __init__(self, incumbent: _Incumbent, stall: _Stall | None = None) -> None:
         super().__init__()
         self.incumbent = incumbent
+        self.stall = stall
 
     def on_solution_callback(self) -> None:
         self.incumbent.raise_bound(self.best_objective_bound)
+        better = self.incumbent.best is None or round(self.objective_value) < self.incumbent.best
         self.incumbent.offer(round(self.objective_value), list(self.response_proto.solution))
+        if better and self.stall is not None:
+            self.stall.mark()
+
+
+def _watch(solver: cp_model.CpSolver, stall: _Stall, limit: float, done: threading.Event) -> None:
+    """Stop ``solver`` once it has gone ``limit`` seconds without progress of its own."""
+    while not done.wait(min(0.1, limit)):
+        if time.perf_counter() - stall.last > limit:
+            solver.stop_search()
+            return
 
 
 def _with_hint(model: cp_model.CpModel, values: list[int] | None) -> cp_model.CpModel:
@@ -222,12 +251,14 @@ def _full_solve(
     register: bool = False,
     first_only: bool = False,
     lns_only: bool = False,
+    stall_s: float | None = None,
 ) -> SolveStatus:
     """Solve the whole model, passing rosters and the bound to the incumbent.
 
     ``register`` lets the neighbourhood search stop the solve once the best roster meets the
     bound; ``first_only`` stops it at its first roster; ``lns_only`` runs CP-SAT's own
-    neighbourhood search only.
+    neighbourhood search only; ``stall_s`` stops it once it has gone that long without
+    raising the bound or finding a roster better than the best.
     """
     solver = cp_model.CpSolver()
     params = solver.parameters
@@ -240,14 +271,25 @@ def _full_solve(
         params.max_time_in_seconds = max(0.01, limit)
     params.stop_after_first_solution = first_only
     params.use_lns_only = lns_only
+    stall = _Stall() if stall_s is not None else None
+
+    def raise_bound(bound: float) -> None:
+        if stall is not None and bound > incumbent.bound:
+            stall.mark()
+        incumbent.raise_bound(bound)
+
     if register:
-        solver.best_bound_callback = incumbent.raise_bound
+        solver.best_bound_callback = raise_bound
         incumbent.bound_solver = solver
         if incumbent.stop.is_set():
             return "UNKNOWN"
+    done = threading.Event()
+    if stall is not None and stall_s is not None:
+        threading.Thread(target=_watch, args=(solver, stall, stall_s, done), daemon=True).start()
     try:
-        status = _STATUS.get(solver.solve(model, _Recorder(incumbent)), "UNKNOWN")
+        status = _STATUS.get(solver.solve(model, _Recorder(incumbent, stall)), "UNKNOWN")
     finally:
+        done.set()
         incumbent.bound_solver = None
     if status == "INFEASIBLE":
         incumbent.raise_bound(math.inf)
@@ -278,23 +320,41 @@ class _Neighbourhoods:
         self.model.proto.clear_solution_hint()
         self.x_indexes = [i for indexes in self.cells.values() for i in indexes]
 
+    def _weekend_days(self, chosen: list[int], margin: int) -> list[int]:
+        weekends = self.weekends
+        return sorted(
+            {
+                day
+                for w in chosen
+                for day in range(
+                    max(0, weekends[w][0] - margin),
+                    min(self.horizon, weekends[w][-1] + margin + 1),
+                )
+            }
+        )
+
     def _weekend(self, values: list[int]) -> set[tuple[int, int]]:
-        """Free some staff around two weekends, the first one short if any is."""
+        """Free some staff around two weekends, the first one short if any is.
+
+        Once the share asks for more than every staff member over those days, the days grow
+        instead, by a further weekend or a wider margin at random: moving a weekend worked can
+        take a whole run of work with it, and a chain of such moves several weekends.
+        """
         rng, staff, weekends = self.rng, self.staff_count, self.weekends
         short_days = {day for index, day in self.penalties if values[index] > 0}
         short = [w for w, days in enumerate(weekends) if short_days.intersection(days)]
         first = rng.choice(short) if short else rng.randrange(len(weekends))
-        second = rng.choice([w for w in range(len(weekends)) if w != first])
-        days = sorted(
-            {
-                day
-                for w in (first, second)
-                for day in range(
-                    max(0, weekends[w][0] - WEEKEND_MARGIN_DAYS),
-                    min(self.horizon, weekends[w][-1] + WEEKEND_MARGIN_DAYS + 1),
-                )
-            }
-        )
+        rest = [w for w in range(len(weekends)) if w != first]
+        rng.shuffle(rest)
+        chosen, margin = [first, rest.pop()], WEEKEND_MARGIN_DAYS
+        days = self._weekend_days(chosen, margin)
+        wanted = self.share["weekend"] * staff * self.horizon
+        while staff * len(days) < wanted and len(days) < self.horizon:
+            if rest and rng.random() < 0.5:
+                chosen.append(rest.pop())
+            else:
+                margin += 1
+            days = self._weekend_days(chosen, margin)
         size = round(self.share["weekend"] * staff * self.horizon / len(days))
         count = max(2, min(staff, size))
         # Half of them off the first weekend, who could take it over from the others.
@@ -536,7 +596,7 @@ def search(
         hinted = _with_hint(model, incumbent.values)
     outcome: list[SolveStatus] = []
 
-    def whole_model(limit: float) -> SolveStatus:
+    def whole_model(limit: float, stall_s: float | None = None) -> SolveStatus:
         found = _full_solve(
             hinted,
             incumbent,
@@ -545,6 +605,7 @@ def search(
             seed=seed,
             workers=1,
             register=True,
+            stall_s=stall_s,
         )
         outcome.append(found)
         if found in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID"):
@@ -552,7 +613,7 @@ def search(
         return found
 
     def bound_worker() -> None:
-        whole_model(BOUND_SHARE * (deadline - time.perf_counter()))
+        whole_model(BOUND_SHARE * (deadline - time.perf_counter()), BOUND_STALL_SHARE * total)
         if incumbent.stop.is_set():
             return
         if incumbent.values is None:

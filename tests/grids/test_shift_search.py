@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from ortools.sat.python import cp_model
 
 from grids import shift_search
+from grids.curtois_qu import read_curtois_qu
 from grids.shift_cpmodel import RosterModel
+from grids.shift_greedy import GREEDY_BUDGET, greedy_indexed
 from grids.shift_index import ProblemIndex
 from grids.shift_model import Cover, ShiftProblem, ShiftType, Staff, roster_violations
 from grids.shift_solver import solve
@@ -200,3 +205,75 @@ def test_weekend_neighbourhoods_keep_the_roster_legal_and_never_worse(
         if incumbent.values[var.index]
     }
     assert roster_violations(p, roster) == []
+
+
+def test_a_grown_weekend_neighbourhood_frees_everyone_over_more_days() -> None:
+    p = _weekend_problem(1)
+    built, values = _values(p, 0)
+    weekends = built.ctx.weekends
+    for seed in range(5):
+        lns = shift_search._Neighbourhoods(built, seed)
+        lns.share["weekend"] = 0.7
+        free = lns._weekend(values)
+        who = {s for s, _ in free}
+        days = {d for _, d in free}
+        # Two weekends with their margins hold 10-12 of the 21 days: too few for the share.
+        assert who == set(range(len(p.staff)))
+        assert len(days) * len(p.staff) >= 0.7 * len(p.staff) * p.horizon_days
+        margin = shift_search.WEEKEND_MARGIN_DAYS
+        around = [
+            w
+            for w in range(len(weekends))
+            if set(range(max(0, weekends[w][0] - margin), weekends[w][-1] + margin + 1)) <= days
+        ]
+        assert len(around) >= 2
+
+
+def test_a_whole_model_solve_without_progress_of_its_own_leaves_early() -> None:
+    # Instance 8 of Curtois & Qu: a single worker neither proves a bound near 1,250 nor finds a
+    # roster under it (the best known is 1,300) in the seconds this test allows.
+    path = Path(__file__).parents[2] / "benchmarks" / "data" / "curtois_qu_2014" / "Instance8.txt"
+    index = ProblemIndex(read_curtois_qu(path))
+    built = RosterModel(index)
+    built.add_hint(greedy_indexed(index, built.holders, GREEDY_BUDGET))
+    incumbent = shift_search._Incumbent(time.perf_counter(), None)
+    incumbent.best, incumbent.bound = 1250, 1249
+    incumbent.values = [0] * len(built.model.proto.variables)
+    started = time.perf_counter()
+    status = shift_search._full_solve(
+        built.model,
+        incumbent,
+        30.0,
+        deterministic=False,
+        seed=0,
+        workers=1,
+        register=True,
+        stall_s=0.5,
+    )
+    assert time.perf_counter() - started < 10.0
+    assert status in ("FEASIBLE", "UNKNOWN")
+    assert incumbent.best == 1250
+
+
+def test_the_stall_watch_stops_only_a_solver_left_without_progress() -> None:
+    class Solver:
+        stopped = False
+
+        def stop_search(self) -> None:
+            self.stopped = True
+
+    idle, busy = Solver(), Solver()
+    stall = shift_search._Stall()
+    stall.last -= 1.0
+    shift_search._watch(idle, stall, 0.2, threading.Event())  # type: ignore[arg-type]
+    assert idle.stopped
+    done = threading.Event()
+    fresh = shift_search._Stall()
+    watcher = threading.Thread(target=shift_search._watch, args=(busy, fresh, 0.5, done))
+    watcher.start()
+    for _ in range(6):
+        time.sleep(0.1)
+        fresh.mark()
+    done.set()
+    watcher.join()
+    assert not busy.stopped
