@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -138,12 +138,15 @@ class StoredRoster:
         The roster it was re-planned from, if any.
     assignments
         The assignment table (:mod:`grids.roster`); empty when read without rows.
+    assignment_count
+        How many assignments it has, when read counted (in the same statement as the rest).
     """
 
     info: RosterInfo
     version: int
     based_on: str | None
     assignments: pd.DataFrame
+    assignment_count: int | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -512,11 +515,14 @@ class RosterStore:
         week: str | None = None,
         rows: bool = True,
         report: bool = True,
+        counted: bool = False,
     ) -> StoredRoster:
         """Return a roster with its assignments: ``roster_id``, or the latest (of ``week``).
 
         With ``rows`` false its assignments are not read (an empty table); with ``report`` false
         neither is the solver's report, which may be large (``info.solver`` is an empty dict).
+        With ``counted``, the statement that reads the roster also counts its assignments, so
+        that the count belongs to the version read (``assignment_count``).
 
         Raises
         ------
@@ -524,20 +530,25 @@ class RosterStore:
             If there is no such roster.
         """
         table = self._rosters
+        assignments = self._assignments
         query = sa.select(table) if report else sa.select(*head_columns(table))
+        if counted:
+            count = sa.select(sa.func.count()).where(assignments.c.roster_id == table.c.id)
+            query = query.add_columns(count.scalar_subquery().label("assignment_count"))
         if roster_id is not None:
             query = query.where(table.c.id == roster_id)
         else:
             if week is not None:
                 query = query.where(table.c.week == week)
             query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(1)
-        assignments = self._assignments
         with self._store.connection() as connection:
             row = connection.execute(query).first()
             if row is None:
                 what = f"roster {roster_id!r}" if roster_id else f"roster of {week or 'any week'}"
                 raise KeyError(f"no {what} is stored")
             found = self._info(row)
+            if counted:
+                found = replace(found, assignment_count=int(row.assignment_count))
             if not rows:
                 return found
             listed = connection.execute(

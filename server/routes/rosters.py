@@ -229,11 +229,13 @@ def load_roster(
     *,
     rows: bool = True,
     report: bool = True,
+    counted: bool = False,
 ) -> StoredRoster:
     """Return the roster ``roster_id`` with its assignments, if ``principal`` may see it.
 
     Without ``rows`` its assignments are not read, without ``report`` neither is the solver's
-    report (:meth:`~server.roster_store.RosterStore.roster`).
+    report; with ``counted`` they are counted in the same read
+    (:meth:`~server.roster_store.RosterStore.roster`).
 
     Raises
     ------
@@ -242,7 +244,7 @@ def load_roster(
         answer, so that a draft's existence is not revealed).
     """
     try:
-        stored = RosterStore(store).roster(roster_id, rows=rows, report=report)
+        stored = RosterStore(store).roster(roster_id, rows=rows, report=report, counted=counted)
     except KeyError:
         stored = None
     if stored is None or not visible_to(principal, stored):
@@ -329,11 +331,11 @@ def list_rosters(
 def read_roster(roster_id: str, store: StoreDep, principal: OwnDutiesReader) -> JSONResponse:
     """Describe a roster: week, status, version (its ETag), policy and the solver's report."""
     officer = principal.role is Role.OFFICER
-    # its rows only counted, its report read only for those shown it
-    stored = load_roster(store, roster_id, principal, rows=False, report=not officer)
-    count = RosterStore(store).assignment_count(roster_id)
+    # its rows only counted (in the read that gives the version), its report read only for
+    # those shown it
+    stored = load_roster(store, roster_id, principal, rows=False, report=not officer, counted=True)
     solver = None if officer else stored.info.solver
-    document = roster_document(stored, count=count, solver=solver)
+    document = roster_document(stored, count=stored.assignment_count or 0, solver=solver)
     return _json(document, headers={"ETag": roster_etag(roster_id, stored.version)})
 
 

@@ -200,6 +200,28 @@ def test_a_roster_is_read_without_its_rows_or_report_when_asked(rosters: RosterS
         rosters.roster("2026-W01-1", rows=False, report=False)
 
 
+def test_a_roster_head_is_counted_in_the_statement_that_reads_it(
+    rosters: RosterStore, store: Store
+) -> None:
+    saved = rosters.save_roster(WEEK, _assignments(), {}, policy=huiji_default_policy())
+    roster_id = saved.info.roster_id
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(store._engine, "before_cursor_execute", record)
+    try:
+        head = rosters.roster(roster_id, rows=False, report=False, counted=True)
+    finally:
+        sa.event.remove(store._engine, "before_cursor_execute", record)
+    assert head.assignment_count == len(_assignments()) == rosters.assignment_count(roster_id)
+    # One statement, one snapshot: the count belongs to the version read with it.
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1
+    assert rosters.roster(roster_id, rows=False).assignment_count is None
+
+
 def test_a_day_of_a_roster_is_read_with_its_version(rosters: RosterStore, store: Store) -> None:
     frame = _assignments()
     later = frame.iloc[[0]].assign(
