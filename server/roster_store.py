@@ -499,14 +499,30 @@ class RosterStore:
         )
         return StoredRoster(info, int(row.version), row.based_on, _NO_ROWS.copy())
 
-    def rosters(self, week: str | None = None) -> list[StoredRoster]:
-        """Return the stored rosters (without their rows), oldest first."""
+    def _counted(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """Return ``query`` over the rosters with their assignments counted, as one statement."""
+        table, assignments = self._rosters, self._assignments
+        count = sa.select(sa.func.count()).where(assignments.c.roster_id == table.c.id)
+        return query.add_columns(count.scalar_subquery().label("assignment_count"))
+
+    def rosters(self, week: str | None = None, *, counted: bool = False) -> list[StoredRoster]:
+        """Return the stored rosters (without their rows), oldest first.
+
+        With ``counted``, each with its ``assignment_count``, read in the same statement.
+        """
         table = self._rosters
         query = sa.select(table).order_by(table.c.created_at, table.c.id)
         if week is not None:
             query = query.where(table.c.week == week)
+        if counted:
+            query = self._counted(query)
         with self._store.connection() as connection:
-            return [self._info(row) for row in connection.execute(query)]
+            found = [(self._info(row), row) for row in connection.execute(query)]
+        if not counted:
+            return [stored for stored, _ in found]
+        return [
+            replace(stored, assignment_count=int(row.assignment_count)) for stored, row in found
+        ]
 
     def roster(
         self,
@@ -530,17 +546,16 @@ class RosterStore:
             If there is no such roster.
         """
         table = self._rosters
-        assignments = self._assignments
         query = sa.select(table) if report else sa.select(*head_columns(table))
         if counted:
-            count = sa.select(sa.func.count()).where(assignments.c.roster_id == table.c.id)
-            query = query.add_columns(count.scalar_subquery().label("assignment_count"))
+            query = self._counted(query)
         if roster_id is not None:
             query = query.where(table.c.id == roster_id)
         else:
             if week is not None:
                 query = query.where(table.c.week == week)
             query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(1)
+        assignments = self._assignments
         with self._store.connection() as connection:
             row = connection.execute(query).first()
             if row is None:
@@ -795,16 +810,3 @@ class RosterStore:
             for start in range(0, len(rows), _INSERT_BATCH):
                 opened.execute(assignments.insert(), rows[start : start + _INSERT_BATCH])
         return expected_version + 1
-
-    def assignment_counts(self, week: str | None = None) -> dict[str, int]:
-        """Return how many assignments each stored roster (of ``week``) has, by roster id."""
-        rosters, assignments = self._rosters, self._assignments
-        query = (
-            sa.select(rosters.c.id, sa.func.count(assignments.c.officer_id))
-            .select_from(rosters.outerjoin(assignments, assignments.c.roster_id == rosters.c.id))
-            .group_by(rosters.c.id)
-        )
-        if week is not None:
-            query = query.where(rosters.c.week == week)
-        with self._store.connection() as connection:
-            return {str(i): int(n) for i, n in connection.execute(query)}

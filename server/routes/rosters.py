@@ -306,17 +306,15 @@ def list_rosters(
     ] = None,
 ) -> RosterList:
     """List the stored rosters (of a week), oldest first; officers see the published ones only."""
-    rosters = RosterStore(store)
-    counts = rosters.assignment_counts(week)
     officer = principal.role is Role.OFFICER
     return RosterList(
         rosters=[
             roster_document(
                 stored,
-                count=counts.get(stored.info.roster_id, 0),
+                count=stored.assignment_count or 0,
                 solver=None if officer else _summary(stored.info.solver),
             )
-            for stored in rosters.rosters(week)
+            for stored in RosterStore(store).rosters(week, counted=True)
             if visible_to(principal, stored)
         ]
     )

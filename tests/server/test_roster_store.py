@@ -200,11 +200,12 @@ def test_a_roster_is_read_without_its_rows_or_report_when_asked(rosters: RosterS
         rosters.roster("2026-W01-1", rows=False, report=False)
 
 
-def test_a_roster_head_is_counted_in_the_statement_that_reads_it(
+def test_rosters_are_counted_in_the_statement_that_reads_them(
     rosters: RosterStore, store: Store
 ) -> None:
     saved = rosters.save_roster(WEEK, _assignments(), {}, policy=huiji_default_policy())
     roster_id = saved.info.roster_id
+    empty = rosters.save_roster(WEEK, _assignments().iloc[:0], {}, policy=huiji_default_policy())
     statements: list[str] = []
 
     def record(*args: object) -> None:
@@ -213,13 +214,19 @@ def test_a_roster_head_is_counted_in_the_statement_that_reads_it(
     sa.event.listen(store._engine, "before_cursor_execute", record)
     try:
         head = rosters.roster(roster_id, rows=False, report=False, counted=True)
+        listed = rosters.rosters(WEEK, counted=True)
     finally:
         sa.event.remove(store._engine, "before_cursor_execute", record)
     assert head.assignment_count == len(_assignments()) == rosters.assignment_count(roster_id)
-    # One statement, one snapshot: the count belongs to the version read with it.
+    assert {r.info.roster_id: r.assignment_count for r in listed} == {
+        roster_id: len(_assignments()),
+        empty.info.roster_id: 0,
+    }
+    # One statement each, one snapshot: a count belongs to the version read with it.
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 1
+    assert len(reads) == 2
     assert rosters.roster(roster_id, rows=False).assignment_count is None
+    assert {r.assignment_count for r in rosters.rosters(WEEK)} == {None}
 
 
 def test_a_day_of_a_roster_is_read_with_its_version(rosters: RosterStore, store: Store) -> None:
