@@ -4,10 +4,10 @@ The model (:mod:`grids.shift_cpmodel`) has one Boolean per staff member, day and
 may be worked and every hard rule as a constraint; the objective adds the cover penalties, the
 requests not granted and the changes against a previous roster. A greedy roster that keeps every
 maximum rule (:mod:`grids.shift_greedy`) is given as a hint, or the caller's. The search
-(:mod:`grids.shift_search`) runs CP-SAT's portfolio for a tenth of the time, then large
+(:mod:`grids.shift_search`) runs CP-SAT's portfolio for 3 % of the time, then large
 neighbourhood search on all workers but one, which keeps raising the lower bound on the whole
-model; deterministic mode is a single thread with a fixed seed and deterministic time limits.
-Rows that tighten the relaxation of the weekly rest day
+model while it can; deterministic mode is a single thread with a fixed seed and deterministic
+time limits. Rows that tighten the relaxation of the weekly rest day
 (:func:`~grids.shift_bound.add_rest_day_rows`) keep CP-SAT's bound above 0 where a shortage of
 people makes a penalty unavoidable. After solving, each cover left short gets a diagnosis
 (:mod:`grids.shift_diagnosis`).
