@@ -216,9 +216,11 @@ class _Recorder(cp_model.CpSolverSolutionCallback):
 
     def on_solution_callback(self) -> None:
         self.incumbent.raise_bound(self.best_objective_bound)
-        better = self.incumbent.best is None or round(self.objective_value) < self.incumbent.best
-        self.incumbent.offer(round(self.objective_value), list(self.response_proto.solution))
-        if better and self.stall is not None:
+        # Without a version, a roster is taken only if it is better than the best.
+        taken = self.incumbent.offer(
+            round(self.objective_value), list(self.response_proto.solution)
+        )
+        if taken and self.stall is not None:
             self.stall.mark()
 
 
@@ -285,7 +287,7 @@ def _full_solve(
         if incumbent.stop.is_set():
             return "UNKNOWN"
     done = threading.Event()
-    if stall is not None and stall_s is not None:
+    if stall_s is not None:
         threading.Thread(target=_watch, args=(solver, stall, stall_s, done), daemon=True).start()
     try:
         status = _STATUS.get(solver.solve(model, _Recorder(incumbent, stall)), "UNKNOWN")
@@ -356,8 +358,7 @@ class _Neighbourhoods:
             else:
                 margin += 1
             days = self._weekend_days(chosen, margin)
-        size = round(self.share["weekend"] * staff * self.horizon / len(days))
-        count = max(2, min(staff, size))
+        count = max(2, min(staff, round(wanted / len(days))))
         # Half of them off the first weekend, who could take it over from the others.
         off = [
             s

@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -497,7 +497,14 @@ class RosterStore:
             created_at=row.created_at,
             solver=json.loads(row.report),
         )
-        return StoredRoster(info, int(row.version), row.based_on, _NO_ROWS.copy())
+        count = row._mapping.get("assignment_count")  # read counted (see _counted)
+        return StoredRoster(
+            info,
+            int(row.version),
+            row.based_on,
+            _NO_ROWS.copy(),
+            None if count is None else int(count),
+        )
 
     def _counted(self, query: sa.Select[Any]) -> sa.Select[Any]:
         """Return ``query`` over the rosters with their assignments counted, as one statement."""
@@ -517,12 +524,7 @@ class RosterStore:
         if counted:
             query = self._counted(query)
         with self._store.connection() as connection:
-            found = [(self._info(row), row) for row in connection.execute(query)]
-        if not counted:
-            return [stored for stored, _ in found]
-        return [
-            replace(stored, assignment_count=int(row.assignment_count)) for stored, row in found
-        ]
+            return [self._info(row) for row in connection.execute(query)]
 
     def roster(
         self,
@@ -562,8 +564,6 @@ class RosterStore:
                 what = f"roster {roster_id!r}" if roster_id else f"roster of {week or 'any week'}"
                 raise KeyError(f"no {what} is stored")
             found = self._info(row)
-            if counted:
-                found = replace(found, assignment_count=int(row.assignment_count))
             if not rows:
                 return found
             listed = connection.execute(
